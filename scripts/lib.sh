@@ -1,0 +1,97 @@
+# Shell helpers shared by `make run`, `make test` and `make bench`.
+# Sourced, not executed.  Callers set: PGDIR (cluster folder), PGPORT.
+
+PGBIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+export PATH="$PGBIN:$PATH"
+PROJECT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# PostgreSQL refuses to run as root: as root, the server and every tool that
+# starts one run as the postgres user.
+if [[ $(id -u) -eq 0 ]]; then
+	RUNAS_USER=postgres
+	as_pg() { runuser -u postgres -- "$@"; }
+else
+	RUNAS_USER=$(id -un)
+	as_pg() { "$@"; }
+fi
+
+die() { echo "error: $*" >&2; exit 1; }
+
+# A cluster folder the server's user can reach.  The project folder is
+# preferred; as root, when postgres cannot traverse the path to it (a clone
+# under /root, say), a folder under /tmp is used instead.
+cluster_home() {
+	local wanted=$1 name=$2
+	if [[ $(id -u) -ne 0 ]] || runuser -u postgres -- test -x "$(dirname "$wanted")"; then
+		echo "$wanted"
+	else
+		echo "/tmp/lexledger-$name-$(echo "$PROJECT" | md5sum | cut -c1-8)"
+	fi
+}
+
+# Builds and installs the extension into the server's directories.
+build_and_install() {
+	local sudo=()
+	[[ $(id -u) -ne 0 && ! -w "$(pg_config --pkglibdir)" ]] && sudo=(sudo)
+	make -s -C "$PROJECT" all >/dev/null
+	"${sudo[@]}" make -s -C "$PROJECT" install >/dev/null
+}
+
+# init_cluster DIR PORT DBNAME: creates DIR/data (once) with lexledger and
+# pg_cron preloaded, the socket in DIR/run, listening on localhost:PORT.
+init_cluster() {
+	local dir=$1 port=$2 db=$3
+	mkdir -p "$dir"
+	[[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
+	as_pg mkdir -p "$dir/run"
+	if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+		as_pg initdb -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+			{ cat "$dir/initdb.log" >&2; die "initdb failed"; }
+	fi
+	as_pg tee "$dir/data/lexledger.conf" >/dev/null <<-EOF
+		# written by lexledger's scripts/lib.sh on every start
+		listen_addresses = 'localhost'
+		port = $port
+		unix_socket_directories = '$dir/run'
+		shared_preload_libraries = 'lexledger, pg_cron'
+		lexledger.database_name = '$db'
+		cron.database_name = '$db'
+		cron.use_background_workers = on
+		max_worker_processes = 32
+		max_connections = 100
+		logging_collector = off
+		log_line_prefix = '%m [%p] %q%a '
+	EOF
+	grep -q "^include_if_exists = 'lexledger.conf'" "$dir/data/postgresql.conf" ||
+		echo "include_if_exists = 'lexledger.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+}
+
+start_cluster() {
+	local dir=$1
+	if as_pg pg_ctl -D "$dir/data" status >/dev/null 2>&1; then
+		as_pg pg_ctl -D "$dir/data" restart -w -m fast -l "$dir/server.log" >/dev/null ||
+			{ tail -30 "$dir/server.log" >&2; die "server did not restart"; }
+	else
+		as_pg pg_ctl -D "$dir/data" start -w -l "$dir/server.log" >/dev/null ||
+			{ tail -30 "$dir/server.log" >&2; die "server did not start"; }
+	fi
+}
+
+stop_cluster() {
+	local dir=$1
+	[[ -f "$dir/data/PG_VERSION" ]] || return 0
+	as_pg pg_ctl -D "$dir/data" status >/dev/null 2>&1 || return 0
+	as_pg pg_ctl -D "$dir/data" stop -w -m fast >/dev/null
+}
+
+# create_database DIR PORT DB: the database with pg_cron and lexledger.
+create_database() {
+	local dir=$1 port=$2 db=$3
+	local psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$dir/run" -p "$port" -U postgres)
+	if ! "${psql[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
+		"${psql[@]}" -d postgres -c "CREATE DATABASE \"$db\""
+	fi
+	"${psql[@]}" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
+		-c "CREATE EXTENSION IF NOT EXISTS lexledger" \
+		-c "ALTER EXTENSION lexledger UPDATE"
+}

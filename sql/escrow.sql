@@ -1,0 +1,82 @@
+-- Escrow: holds (pending transfers), capture in full or in part, release,
+-- expiry, and their races settled by status (the concurrent cases are in
+-- test/isolation/specs/escrow-*.spec).
+SET client_min_messages = warning;
+-- Each test starts from a fresh extension, so ids do not depend on test order.
+DROP EXTENSION lexledger CASCADE;
+CREATE EXTENSION lexledger;
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
+
+SELECT id AS house FROM lexledger.open_account('KES', 'house', name => 'house:KES') \gset
+SELECT id AS escrow FROM lexledger.open_account('KES', 'escrow', name => 'escrow:KES') \gset
+SELECT id AS punter FROM lexledger.open_account('KES', owner => 'punter', debits_must_not_exceed_credits => true) \gset
+SELECT amount FROM lexledger.transfer('10000000-0000-0000-0000-000000000001', :house, :punter, '1000.00 KES');
+
+-- a stake of 300 is held: still the punter's, no longer spendable
+SELECT id, kind, amount, timeout FROM lexledger.hold('10000000-0000-0000-0000-000000000010', :punter, :escrow, '300.00 KES', 40, '{"bet": 1}');
+SELECT posted_balance, available_balance, debits_pending FROM lexledger.balance(:punter);
+SELECT credits_pending FROM lexledger.balance(:escrow);
+SELECT status, captured FROM lexledger.hold WHERE id = '10000000-0000-0000-0000-000000000010';
+-- holds count against the limit
+SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000011', $$ || :punter || $$, $$ || :escrow || $$, '700.01 KES')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('10000000-0000-0000-0000-000000000011', $$ || :punter || $$, $$ || :house || $$, '700.01 KES')$$);
+-- a retried hold returns the original
+SELECT id, amount FROM lexledger.hold('10000000-0000-0000-0000-000000000010', :punter, :escrow, '300.00 KES', 40, '{"bet": 1}');
+SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000010', $$ || :punter || $$, $$ || :escrow || $$, '300.00 KES', 40, '{"bet": 1}', '1 hour')$$);
+
+-- capture part of it: 200 is posted, 100 returns
+SELECT kind, amount, pending_amount, code, pending_id
+  FROM lexledger.capture('10000000-0000-0000-0000-000000000012', '10000000-0000-0000-0000-000000000010', '200.00 KES');
+SELECT posted_balance, available_balance, debits_pending FROM lexledger.balance(:punter);
+SELECT posted_balance, credits_pending FROM lexledger.balance(:escrow);
+SELECT status, captured FROM lexledger.hold WHERE id = '10000000-0000-0000-0000-000000000010';
+-- a retried capture returns it; any other resolution fails
+SELECT kind, amount FROM lexledger.capture('10000000-0000-0000-0000-000000000012', '10000000-0000-0000-0000-000000000010', '200.00 KES');
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000012', '10000000-0000-0000-0000-000000000010', '250.00 KES')$$);
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000013', '10000000-0000-0000-0000-000000000010')$$);
+SELECT pg_temp.err($$SELECT lexledger.release('10000000-0000-0000-0000-000000000013', '10000000-0000-0000-0000-000000000010')$$);
+
+-- release: all of it returns
+SELECT amount FROM lexledger.hold('10000000-0000-0000-0000-000000000020', :punter, :escrow, '50.00 KES', 41);
+SELECT kind, amount, pending_amount, code FROM lexledger.release('10000000-0000-0000-0000-000000000021', '10000000-0000-0000-0000-000000000020');
+SELECT kind, amount FROM lexledger.release('10000000-0000-0000-0000-000000000021', '10000000-0000-0000-0000-000000000020');
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000022', '10000000-0000-0000-0000-000000000020')$$);
+SELECT posted_balance, available_balance, debits_pending FROM lexledger.balance(:punter);
+
+-- full capture (amount omitted) and the checks on a capture's amount
+SELECT amount FROM lexledger.hold('10000000-0000-0000-0000-000000000030', :punter, :escrow, '10.00 KES', 42);
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-000000000030', '10.01 KES')$$);
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-000000000030', '0.00 KES')$$);
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-000000000030', '1.00 USD')$$);
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-0000000000ff')$$);
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-000000000001')$$);
+SELECT pg_temp.err($$SELECT lexledger.capture(NULL, '10000000-0000-0000-0000-000000000030')$$);
+-- a resolution id already used by another transfer
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000001', '10000000-0000-0000-0000-000000000030')$$);
+SELECT kind, amount, code FROM lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-000000000030', code => 43);
+
+-- timeouts: a hold past its timeout cannot be captured and is expired by
+-- expire_holds() (the expiry worker calls it every second)
+SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000040', $$ || :punter || $$, $$ || :escrow || $$, '5.00 KES', timeout => '0 seconds')$$);
+SELECT timeout FROM lexledger.hold('10000000-0000-0000-0000-000000000040', :punter, :escrow, '5.00 KES', timeout => '1 microsecond');
+SELECT timeout FROM lexledger.hold('10000000-0000-0000-0000-000000000041', :punter, :escrow, '6.00 KES', timeout => '1 hour');
+SELECT pg_sleep(0.01);
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000042', '10000000-0000-0000-0000-000000000040')$$);
+SELECT lexledger.expire_holds();
+SELECT lexledger.expire_holds();
+SELECT id, status, resolved_by = md5('lexledger expiry of ' || id::text)::uuid AS derived_id
+  FROM lexledger.hold WHERE id IN ('10000000-0000-0000-0000-000000000040', '10000000-0000-0000-0000-000000000041') ORDER BY id;
+SELECT pg_temp.err($$SELECT lexledger.release('10000000-0000-0000-0000-000000000042', '10000000-0000-0000-0000-000000000040')$$);
+SELECT posted_balance, available_balance, debits_pending FROM lexledger.balance(:punter);
+SELECT kind, count(*) FROM lexledger.transfer WHERE debit_account_id = :punter OR credit_account_id = :punter GROUP BY kind ORDER BY kind;
+
+-- the statement shows holds as pending changes and captures as posted ones
+SELECT kind, debit, credit, pending_change, balance
+  FROM lexledger.statement(:punter, '2000-01-01', 'infinity');
+SELECT * FROM lexledger.verify();

@@ -1,0 +1,191 @@
+-- The double-entry ledger: accounts, transfers, idempotency, limits,
+-- batches, balances, statements, totals, verify, append-only history.
+SET client_min_messages = warning;
+-- Each test starts from a fresh extension, so ids do not depend on test order.
+DROP EXTENSION lexledger CASCADE;
+CREATE EXTENSION lexledger;
+\set VERBOSITY default
+-- err(sql): runs sql and shows 'ok' or the SQLSTATE and message it raised.
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
+
+-- Accounts ------------------------------------------------------------------
+SELECT id AS house, currency, kind, slots FROM lexledger.open_account('USD', 'house', name => 'house:USD') \gset
+SELECT :house AS house_id, currency, kind, slots, debits_must_not_exceed_credits
+  FROM lexledger.account WHERE id = :house;
+-- the same name and fields: the same account (idempotent)
+SELECT id = :house AS same_account FROM lexledger.open_account('USD', 'house', name => 'house:USD');
+SELECT pg_temp.err($$SELECT lexledger.open_account('EUR', 'house', name => 'house:USD')$$);
+SELECT id AS alice FROM lexledger.open_account('USD', owner => 'alice', debits_must_not_exceed_credits => true) \gset
+SELECT id AS bob FROM lexledger.open_account('USD', owner => 'bob', debits_must_not_exceed_credits => true) \gset
+SELECT id AS promo FROM lexledger.open_account('USD', 'other', credits_must_not_exceed_debits => true) \gset
+SELECT id AS rand FROM lexledger.open_account('ZAR', owner => 'carol', debits_must_not_exceed_credits => true) \gset
+SELECT slots FROM lexledger.account WHERE id = :alice;
+SELECT count(*) AS house_slot_rows FROM lexledger.account_balance WHERE account_id = :house;
+SELECT pg_temp.err($$SELECT lexledger.open_account('XYZ')$$);
+SELECT pg_temp.err($$SELECT lexledger.open_account('USD', debits_must_not_exceed_credits => true, credits_must_not_exceed_debits => true)$$);
+SELECT pg_temp.err($$SELECT lexledger.open_account('USD', debits_must_not_exceed_credits => true, slots => 4)$$);
+SELECT pg_temp.err($$SELECT lexledger.open_account('USD', slots => 0)$$);
+SELECT pg_temp.err($$SELECT lexledger.open_account(NULL)$$);
+
+-- Transfers -----------------------------------------------------------------
+-- fund alice from the house
+SELECT id, debit_account_id = :house AS from_house, credit_account_id = :alice AS to_alice,
+       amount, kind, code, reference
+  FROM lexledger.transfer('00000000-0000-0000-0000-000000000001', :house, :alice, '100.00 USD', 1, '{"deposit": 7}');
+-- a retry with the same fields returns the original and posts nothing
+SELECT id, amount, kind FROM lexledger.transfer('00000000-0000-0000-0000-000000000001', :house, :alice, '100.00 USD', 1, '{"deposit": 7}');
+SELECT count(*) AS transfers FROM lexledger.transfer;
+SELECT available_balance FROM lexledger.balance(:alice);
+-- the same id with different fields names the field
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', $$ || :house || $$, $$ || :alice || $$, '100.01 USD', 1, '{"deposit": 7}')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', $$ || :house || $$, $$ || :bob || $$, '100.00 USD', 1, '{"deposit": 7}')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', $$ || :bob || $$, $$ || :alice || $$, '100.00 USD', 1, '{"deposit": 7}')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', $$ || :house || $$, $$ || :alice || $$, '100.00 USD', 2, '{"deposit": 7}')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', $$ || :house || $$, $$ || :alice || $$, '100.00 USD', 1, '{"deposit": 8}')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', $$ || :house || $$, $$ || :alice || $$, '100.00 USD', 1)$$);
+-- the full message, detail and hint of one of them
+SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', :house, :alice, '99.00 USD', 1, '{"deposit": 7}');
+
+-- alice pays bob; alice cannot overdraw
+SELECT amount FROM lexledger.transfer('00000000-0000-0000-0000-000000000002', :alice, :bob, '30.00 USD', 2);
+SELECT lexledger.transfer('00000000-0000-0000-0000-000000000003', :alice, :bob, '70.01 USD', 2);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000003', $$ || :alice || $$, $$ || :bob || $$, '70.01 USD', 2)$$);
+-- exactly the balance is fine
+SELECT amount FROM lexledger.transfer('00000000-0000-0000-0000-000000000003', :alice, :bob, '70.00 USD', 2);
+SELECT posted_balance, available_balance FROM lexledger.balance(:alice);
+SELECT posted_balance FROM lexledger.balance(:bob);
+
+-- an account limited on credits takes no more than it was debited
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000004', $$ || :house || $$, $$ || :promo || $$, '1.00 USD')$$);
+SELECT amount FROM lexledger.transfer('00000000-0000-0000-0000-000000000005', :promo, :house, '5.00 USD');
+SELECT amount FROM lexledger.transfer('00000000-0000-0000-0000-000000000006', :house, :promo, '5.00 USD');
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000007', $$ || :house || $$, $$ || :promo || $$, '0.01 USD')$$);
+
+-- bad requests change nothing
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000010', $$ || :house || $$, $$ || :bob || $$, '0.00 USD')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000010', $$ || :house || $$, $$ || :bob || $$, '-1.00 USD')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000010', $$ || :bob || $$, $$ || :bob || $$, '1.00 USD')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000010', $$ || :house || $$, 999999, '1.00 USD')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000010', $$ || :house || $$, $$ || :rand || $$, '1.00 USD')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000010', $$ || :house || $$, $$ || :bob || $$, '1.00 EUR')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer(NULL, $$ || :house || $$, $$ || :bob || $$, '1.00 USD')$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000010', $$ || :house || $$, $$ || :bob || $$, '1.00 USD', NULL)$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000010', $$ || :house || $$, $$ || :bob || $$, NULL)$$);
+SELECT count(*) AS transfers FROM lexledger.transfer;
+
+-- closed accounts take no new transfers; closing is idempotent
+SELECT id AS dave FROM lexledger.open_account('USD', owner => 'dave') \gset
+SELECT closed_at IS NOT NULL AS closed FROM lexledger.close_account(:dave);
+SELECT closed_at IS NOT NULL AS closed FROM lexledger.close_account(:dave);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000011', $$ || :house || $$, $$ || :dave || $$, '1.00 USD')$$);
+SELECT pg_temp.err($$SELECT lexledger.close_account(999999)$$);
+
+-- Balances, statements, totals ----------------------------------------------
+SELECT now() AS before_bonus \gset
+SELECT pg_sleep(0.01);
+SELECT clock_timestamp() AS t_mid \gset
+SELECT amount FROM lexledger.transfer('00000000-0000-0000-0000-000000000020', :house, :bob, '0.50 USD', 3, '{"bonus": true}');
+SELECT currency, debits_pending, debits_posted, credits_pending,
+       credits_posted, posted_balance, available_balance
+  FROM lexledger.balance(:bob);
+-- as of an instant before the bonus
+SELECT posted_balance FROM lexledger.balance(:bob, :'t_mid');
+SELECT posted_balance FROM lexledger.balance(:bob, '2000-01-01');
+SELECT pg_temp.err($$SELECT * FROM lexledger.balance(999999)$$);
+-- statement: every move with the running balance
+SELECT transfer_id, kind, code, counterparty_id = :alice AS from_alice, debit, credit, balance, reference
+  FROM lexledger.statement(:bob, '2000-01-01', 'infinity');
+SELECT count(*) AS moves_after_mid, lexledger.min(balance) AS first_balance
+  FROM lexledger.statement(:bob, :'t_mid', 'infinity');
+SELECT currency, accounts, debits_posted, credits_posted, debits_pending, credits_pending
+  FROM lexledger.totals();
+SELECT * FROM lexledger.verify();
+
+-- Batches -------------------------------------------------------------------
+SELECT id AS erin FROM lexledger.open_account('USD', owner => 'erin', debits_must_not_exceed_credits => true) \gset
+SELECT ordinal, id, result, created_at IS NOT NULL AS has_time
+  FROM lexledger.transfer_batch(ARRAY[
+    -- 1: fund erin
+    ROW('00000000-0000-0000-0000-0000000000b1', :house, :erin, '10.00 USD', 5, NULL, false, NULL, false),
+    -- 2: spend 6 (erin then has 4)
+    ROW('00000000-0000-0000-0000-0000000000b2', :erin, :bob, '6.00 USD', 5, NULL, false, NULL, false),
+    -- 3: spend 5 more: insufficient
+    ROW('00000000-0000-0000-0000-0000000000b3', :erin, :bob, '5.00 USD', 5, NULL, false, NULL, false),
+    -- 4: a retry of request 1 in the same batch
+    ROW('00000000-0000-0000-0000-0000000000b1', :house, :erin, '10.00 USD', 5, NULL, false, NULL, false),
+    -- 5: the same id with another amount
+    ROW('00000000-0000-0000-0000-0000000000b1', :house, :erin, '11.00 USD', 5, NULL, false, NULL, false),
+    -- 6: a transfer posted by an earlier call
+    ROW('00000000-0000-0000-0000-000000000020', :house, :bob, '0.50 USD', 3, '{"bonus": true}', false, NULL, false),
+    -- 7-9: a linked chain whose last member fails: none posts
+    ROW('00000000-0000-0000-0000-0000000000c1', :house, :erin, '1.00 USD', 6, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000000c2', :erin, :bob, '2.00 USD', 6, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000000c3', :erin, :bob, '99.00 USD', 6, NULL, false, NULL, false),
+    -- 10-11: a linked chain that posts
+    ROW('00000000-0000-0000-0000-0000000000d1', :erin, :bob, '1.00 USD', 7, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000000d2', :bob, :erin, '1.00 USD', 7, NULL, false, NULL, false),
+    -- 12: bad requests
+    ROW('00000000-0000-0000-0000-0000000000e1', :house, :house, '1.00 USD', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000e2', :house, 999999, '1.00 USD', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000e3', :house, :rand, '1.00 USD', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000e4', :house, :bob, '0.00 USD', 0, NULL, false, NULL, false),
+    ROW(NULL, :house, :bob, '1.00 USD', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000e5', :house, :bob, '1.00 USD', 0, NULL, false, '1 hour', false),
+    ROW('00000000-0000-0000-0000-0000000000e6', :house, :dave, '1.00 USD', 0, NULL, false, NULL, false),
+    -- 19: a hold, and a chain left open at the end of the batch
+    ROW('00000000-0000-0000-0000-0000000000f1', :erin, :house, '1.00 USD', 8, NULL, true, '1 hour', false),
+    ROW('00000000-0000-0000-0000-0000000000f2', :house, :erin, '1.00 USD', 9, NULL, false, NULL, true)
+  ]::lexledger.transfer_request[]);
+SELECT posted_balance, available_balance, debits_pending FROM lexledger.balance(:erin);
+SELECT status, amount, expires_at > now() AS expires_later FROM lexledger.pending_transfer
+ WHERE transfer_id = '00000000-0000-0000-0000-0000000000f1';
+-- retrying the whole batch posts nothing new
+SELECT count(*) AS transfers_before FROM lexledger.transfer \gset
+SELECT result, count(*) FROM lexledger.transfer_batch(ARRAY[
+    ROW('00000000-0000-0000-0000-0000000000b1', :house, :erin, '10.00 USD', 5, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000b2', :erin, :bob, '6.00 USD', 5, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000d1', :erin, :bob, '1.00 USD', 7, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000000d2', :bob, :erin, '1.00 USD', 7, NULL, false, NULL, false)
+  ]::lexledger.transfer_request[]) GROUP BY result;
+SELECT count(*) - :transfers_before AS new_transfers FROM lexledger.transfer;
+SELECT count(*) AS empty_batch FROM lexledger.transfer_batch(ARRAY[]::lexledger.transfer_request[]);
+SELECT count(*) AS null_batch FROM lexledger.transfer_batch(NULL);
+-- a thousand transfers from a query in one call, over a hot account
+SELECT result, count(*) FROM lexledger.transfer_batch((
+  SELECT array_agg(ROW(md5('bulk' || g)::uuid, :house, CASE WHEN g % 2 = 0 THEN :bob ELSE :alice END,
+                       '0.01 USD', 10, NULL, false, NULL, false)::lexledger.transfer_request)
+    FROM generate_series(1, 1000) g)) GROUP BY result;
+SELECT posted_balance FROM lexledger.balance(:bob);
+SELECT * FROM lexledger.verify();
+
+-- History is append-only --------------------------------------------------
+CREATE ROLE lexledger_test_clerk;
+GRANT USAGE ON SCHEMA lexledger TO lexledger_test_clerk;
+GRANT SELECT, UPDATE, DELETE, TRUNCATE ON lexledger.transfer, lexledger.pending_transfer TO lexledger_test_clerk;
+SET ROLE lexledger_test_clerk;
+SELECT pg_temp.err($$UPDATE lexledger.transfer SET code = 99 WHERE id = '00000000-0000-0000-0000-000000000001'$$);
+SELECT pg_temp.err($$DELETE FROM lexledger.transfer WHERE id = '00000000-0000-0000-0000-000000000001'$$);
+SELECT pg_temp.err($$TRUNCATE lexledger.transfer CASCADE$$);
+RESET ROLE;
+REVOKE ALL ON lexledger.transfer, lexledger.pending_transfer FROM lexledger_test_clerk;
+REVOKE ALL ON SCHEMA lexledger FROM lexledger_test_clerk;
+DROP ROLE lexledger_test_clerk;
+
+-- verify finds tampering ----------------------------------------------------
+BEGIN;
+UPDATE lexledger.account_balance SET credits_posted = credits_posted + 1 WHERE account_id = :bob AND slot = 0;
+SELECT problem, account_id = :bob AS is_bob, currency FROM lexledger.verify() ORDER BY problem;
+ROLLBACK;
+BEGIN;
+INSERT INTO lexledger.transfer (id, debit_account_id, credit_account_id, amount, kind)
+  VALUES ('00000000-0000-0000-0000-0000000000aa', :house, :rand, '1.00 USD', 'posted');
+SELECT problem FROM lexledger.verify() ORDER BY problem;
+ROLLBACK;
+SELECT problems FROM lexledger.record_verify();
+SELECT code, sqlstate FROM lexledger.error_code WHERE sqlstate LIKE 'LX1%' ORDER BY sqlstate, code;

@@ -1,0 +1,609 @@
+/*
+ * ledger.c
+ *		Posting one transfer, and the building blocks every posting uses.
+ *
+ * A posting is three statements with plans kept for the life of the backend:
+ * insert the transfer (ON CONFLICT on its id, which makes a retry return the
+ * original instead of posting twice), then add to the counters of the two
+ * accounts, lowest account id first so that two transfers between the same
+ * accounts never deadlock.  Limits are checked on the counters the UPDATE
+ * returns; a violation raises an error and the transaction, insert included,
+ * rolls back.  Accounts with a limit have one balance row, so that check is
+ * serialised by the row lock; accounts without one have several rows and
+ * each backend writes its own (see ledger_account_slot).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "lexledger.h"
+#include "ledger.h"
+
+const char *const transfer_kind_names[] = {
+	"posted", "pending", "post_pending", "void_pending", "expire_pending"
+};
+
+/*
+ * Saved plans, and the OID of lexledger.amount they were prepared with.  A
+ * DROP/CREATE EXTENSION in a long-lived backend gives the type a new OID;
+ * a syscache callback on pg_type then makes every plan be prepared again.
+ */
+#define MAX_SAVED_PLANS 32
+static SPIPlanPtr *saved_plans[MAX_SAVED_PLANS];
+static int	n_saved_plans = 0;
+static Oid	amount_type_oid = InvalidOid;
+static bool type_callback_registered = false;
+
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr fetch_plan = NULL;
+static SPIPlanPtr apply_plan = NULL;
+
+static void
+forget_plans(Datum arg, int cacheid, uint32 hashvalue)
+{
+	for (int i = 0; i < n_saved_plans; i++)
+	{
+		if (*saved_plans[i] != NULL)
+			SPI_freeplan(*saved_plans[i]);
+		*saved_plans[i] = NULL;
+	}
+	n_saved_plans = 0;
+	amount_type_oid = InvalidOid;
+}
+
+/* OID of a type in schema lexledger. */
+Oid
+ledger_type_oid(const char *name)
+{
+	Oid			nsp = get_namespace_oid("lexledger", false);
+	Oid			typoid;
+
+	typoid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+							 CStringGetDatum(name), ObjectIdGetDatum(nsp));
+	if (!OidIsValid(typoid))
+		elog(ERROR, "lexledger: type lexledger.%s does not exist", name);
+	return typoid;
+}
+
+static Oid
+amount_oid(void)
+{
+	if (!OidIsValid(amount_type_oid))
+		amount_type_oid = ledger_type_oid("amount");
+	return amount_type_oid;
+}
+
+/*
+ * Prepares and keeps a plan once per backend.  Argument types given as
+ * InvalidOid stand for lexledger.amount.
+ */
+SPIPlanPtr
+ledger_prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan;
+	Oid			types[16];
+
+	if (*cache != NULL)
+		return *cache;
+	if (!type_callback_registered)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, forget_plans, (Datum) 0);
+		type_callback_registered = true;
+	}
+	Assert(nargs <= lengthof(types));
+	for (int i = 0; i < nargs; i++)
+		types[i] = OidIsValid(argtypes[i]) ? argtypes[i] : amount_oid();
+
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "lexledger: could not prepare \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "lexledger: could not keep plan");
+	if (n_saved_plans >= MAX_SAVED_PLANS)
+		elog(ERROR, "lexledger: too many saved plans");
+	saved_plans[n_saved_plans++] = cache;
+	*cache = plan;
+	return plan;
+}
+
+void
+ledger_spi_connect(void)
+{
+	int			ret = SPI_connect();
+
+	if (ret != SPI_OK_CONNECT)
+		elog(ERROR, "lexledger: SPI_connect failed: %s", SPI_result_code_string(ret));
+}
+
+char *
+uuid_to_cstring(const pg_uuid_t *uuid)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(uuid)));
+}
+
+static char *
+amount_text(int64 units, const char *code)
+{
+	return amount_to_cstring(amount_make(units, code));
+}
+
+/* Checks that need no table: positive amount, two different accounts. */
+void
+ledger_validate_new(const TransferRow *t)
+{
+	if (t->amount.units <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_AMOUNT_MUST_BE_POSITIVE),
+				 errmsg("amount_must_be_positive: a transfer amount must be greater than zero"),
+				 errdetail("The amount is %s.", amount_to_cstring(&t->amount))));
+	if (t->debit_account_id == t->credit_account_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_ACCOUNTS_MUST_BE_DIFFERENT),
+				 errmsg("accounts_must_be_different: account " INT64_FORMAT " is both the debit and the credit account",
+						t->debit_account_id)));
+}
+
+/* The account, which must exist and hold the amount's currency. */
+void
+ledger_account_for_transfer(int64 id, const Amount *amount, LedgerAccount *out)
+{
+	if (!ledger_account_lookup(id, out))
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
+				 errmsg("account_not_found: account " INT64_FORMAT " does not exist", id)));
+	if (strncmp(out->code, amount->code, sizeof(out->code)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_CURRENCY_MISMATCH),
+				 errmsg("currency_mismatch: account " INT64_FORMAT " holds %s, the amount is in %s",
+						id, out->code, amount->code)));
+}
+
+/*
+ * Inserts the transfer unless its id exists.  Returns true and the new row
+ * if it was inserted; false if a transfer with this id was already there
+ * (committed, or committed meanwhile by a concurrent inserter we waited for).
+ */
+bool
+ledger_insert_transfer(const TransferRow *t, HeapTuple *tuple, TupleDesc *tupdesc)
+{
+	Datum		values[10];
+	char		nulls[10];
+	int			ret;
+
+	ledger_prepare(&insert_plan,
+				   "INSERT INTO lexledger.transfer"
+				   " (id, debit_account_id, credit_account_id, amount, kind, code,"
+				   "  reference, pending_id, pending_amount, timeout)"
+				   " VALUES ($1, $2, $3, $4, $5::text::lexledger.transfer_kind, $6, $7, $8, $9, $10)"
+				   " ON CONFLICT (id) DO NOTHING RETURNING *",
+				   10, (Oid[]) {UUIDOID, INT8OID, INT8OID, InvalidOid, TEXTOID,
+				   INT4OID, JSONBOID, UUIDOID, InvalidOid, INTERVALOID});
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = UUIDPGetDatum(&t->id);
+	values[1] = Int64GetDatum(t->debit_account_id);
+	values[2] = Int64GetDatum(t->credit_account_id);
+	values[3] = PointerGetDatum(&t->amount);
+	values[4] = CStringGetTextDatum(transfer_kind_names[t->kind]);
+	values[5] = Int32GetDatum(t->code);
+	values[6] = t->reference;
+	nulls[6] = t->reference_isnull ? 'n' : ' ';
+	values[7] = UUIDPGetDatum(&t->pending_id);
+	nulls[7] = t->pending_id_isnull ? 'n' : ' ';
+	values[8] = PointerGetDatum(&t->pending_amount);
+	nulls[8] = t->pending_id_isnull ? 'n' : ' ';
+	values[9] = t->timeout;
+	nulls[9] = t->timeout_isnull ? 'n' : ' ';
+
+	ret = SPI_execute_plan(insert_plan, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "lexledger: transfer insert failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+	*tuple = SPI_tuptable->vals[0];
+	*tupdesc = SPI_tuptable->tupdesc;
+	return true;
+}
+
+/* The committed (or own) transfer with this id, if any. */
+bool
+ledger_fetch_transfer(const pg_uuid_t *id, HeapTuple *tuple, TupleDesc *tupdesc)
+{
+	Datum		arg = UUIDPGetDatum(id);
+	int			ret;
+
+	ledger_prepare(&fetch_plan, "SELECT * FROM lexledger.transfer WHERE id = $1",
+				   1, (Oid[]) {UUIDOID});
+	ret = SPI_execute_plan(fetch_plan, &arg, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "lexledger: transfer lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+	*tuple = SPI_tuptable->vals[0];
+	*tupdesc = SPI_tuptable->tupdesc;
+	return true;
+}
+
+/* Reads a row of lexledger.transfer into *t (datums point into the tuple). */
+void
+ledger_transfer_from_tuple(HeapTuple tuple, TupleDesc tupdesc, TransferRow *t)
+{
+	bool		isnull;
+	char	   *kind;
+
+	memset(t, 0, sizeof(*t));
+	t->id = *DatumGetUUIDP(SPI_getbinval(tuple, tupdesc, TCOL_ID, &isnull));
+	t->debit_account_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, TCOL_DEBIT, &isnull));
+	t->credit_account_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, TCOL_CREDIT, &isnull));
+	t->amount = *DatumGetAmountP(SPI_getbinval(tuple, tupdesc, TCOL_AMOUNT, &isnull));
+	kind = SPI_getvalue(tuple, tupdesc, TCOL_KIND);
+	for (int k = 0; k < lengthof(transfer_kind_names); k++)
+		if (strcmp(kind, transfer_kind_names[k]) == 0)
+			t->kind = (TransferKind) k;
+	t->code = DatumGetInt32(SPI_getbinval(tuple, tupdesc, TCOL_CODE, &isnull));
+	t->reference = SPI_getbinval(tuple, tupdesc, TCOL_REFERENCE, &t->reference_isnull);
+	{
+		Datum		d = SPI_getbinval(tuple, tupdesc, TCOL_PENDING_ID, &t->pending_id_isnull);
+
+		if (!t->pending_id_isnull)
+		{
+			t->pending_id = *DatumGetUUIDP(d);
+			t->pending_amount = *DatumGetAmountP(SPI_getbinval(tuple, tupdesc,
+															   TCOL_PENDING_AMOUNT, &isnull));
+		}
+	}
+	t->timeout = SPI_getbinval(tuple, tupdesc, TCOL_TIMEOUT, &t->timeout_isnull);
+}
+
+static bool
+amounts_equal(const Amount *a, const Amount *b)
+{
+	return a->units == b->units && amount_same_currency(a, b);
+}
+
+static bool
+nullable_equal(Datum a, bool a_null, Datum b, bool b_null, PGFunction eq)
+{
+	if (a_null || b_null)
+		return a_null == b_null;
+	return DatumGetBool(DirectFunctionCall2(eq, a, b));
+}
+
+/*
+ * The first field in which request t differs from transfer e, or NULL when
+ * they are the same transfer.
+ */
+const char *
+ledger_rows_difference(const TransferRow *e, const TransferRow *t)
+{
+	if (e->kind != t->kind)
+		return "kind";
+	if (e->debit_account_id != t->debit_account_id)
+		return "debit_account_id";
+	if (e->credit_account_id != t->credit_account_id)
+		return "credit_account_id";
+	if (!amounts_equal(&e->amount, &t->amount))
+		return "amount";
+	if (e->pending_id_isnull != t->pending_id_isnull ||
+		(!e->pending_id_isnull && memcmp(&e->pending_id, &t->pending_id, sizeof(pg_uuid_t)) != 0))
+		return "pending_id";
+	if (e->code != t->code)
+		return "code";
+	if (!nullable_equal(e->reference, e->reference_isnull, t->reference, t->reference_isnull, jsonb_eq))
+		return "reference";
+	if (!nullable_equal(e->timeout, e->timeout_isnull, t->timeout, t->timeout_isnull, interval_eq))
+		return "timeout";
+	return NULL;
+}
+
+/* The same, against the transfer already posted as row "existing". */
+const char *
+ledger_first_difference(const TransferRow *t, HeapTuple existing, TupleDesc tupdesc)
+{
+	TransferRow e;
+
+	ledger_transfer_from_tuple(existing, tupdesc, &e);
+	return ledger_rows_difference(&e, t);
+}
+
+static const char *
+existing_value(HeapTuple existing, TupleDesc tupdesc, const char *field)
+{
+	char	   *v = SPI_getvalue(existing, tupdesc, SPI_fnumber(tupdesc, field));
+
+	return v ? v : "null";
+}
+
+/* A retry must repeat the original exactly; name the field that differs. */
+void
+ledger_check_replay(const TransferRow *t, HeapTuple existing, TupleDesc tupdesc)
+{
+	const char *field = ledger_first_difference(t, existing, tupdesc);
+
+	if (field != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_EXISTS_WITH_DIFFERENT_FIELD),
+				 errmsg("exists_with_different_%s: transfer %s exists with a different %s",
+						field, uuid_to_cstring(&t->id), field),
+				 errdetail("The existing transfer has %s = %s.", field,
+						   existing_value(existing, tupdesc, field)),
+				 errhint("A transfer id is an idempotency key: retry with the same fields, or use a new id.")));
+}
+
+/*
+ * Whether the change "delta", which produced the counters "after", broke
+ * the account's limit.  Only a change that moves the limited side up (or
+ * the other side down) can break it, so a credit to an overdrawn account
+ * (impossible anyway) would still go through.
+ */
+bool
+ledger_limit_violated(const LedgerAccount *account, const Counters *after,
+					  const Counters *delta)
+{
+	if (account->debits_limited &&
+		(delta->debits_pending + delta->debits_posted > 0 || delta->credits_posted < 0))
+		return (int128) after->debits_pending + after->debits_posted > after->credits_posted;
+	if (account->credits_limited &&
+		(delta->credits_pending + delta->credits_posted > 0 || delta->debits_posted < 0))
+		return (int128) after->credits_pending + after->credits_posted > after->debits_posted;
+	return false;
+}
+
+/*
+ * Adds "delta" to one balance row of the account and enforces what the new
+ * counters must satisfy: the account is open (unless allow_closed) and
+ * within its limit.  "amount" is only for messages.
+ */
+void
+ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
+			 bool allow_closed, const Amount *amount)
+{
+	Datum		values[6];
+	int			ret;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Counters	after;
+
+	ledger_prepare(&apply_plan,
+				   "UPDATE lexledger.account_balance"
+				   "   SET debits_pending = debits_pending + $3,"
+				   "       debits_posted = debits_posted + $4,"
+				   "       credits_pending = credits_pending + $5,"
+				   "       credits_posted = credits_posted + $6"
+				   " WHERE account_id = $1 AND slot = $2"
+				   " RETURNING debits_pending, debits_posted, credits_pending,"
+				   "           credits_posted, closed",
+				   6, (Oid[]) {INT8OID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID});
+	values[0] = Int64GetDatum(account->id);
+	values[1] = Int16GetDatum((int16) slot);
+	values[2] = Int64GetDatum(delta->debits_pending);
+	values[3] = Int64GetDatum(delta->debits_posted);
+	values[4] = Int64GetDatum(delta->credits_pending);
+	values[5] = Int64GetDatum(delta->credits_posted);
+
+	ret = SPI_execute_plan(apply_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "lexledger: balance update failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
+				 errmsg("account_not_found: account " INT64_FORMAT " has no balance row %d",
+						account->id, slot)));
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	after.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	after.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	after.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	after.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+
+	if (!allow_closed && DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_ACCOUNT_CLOSED),
+				 errmsg("account_closed: account " INT64_FORMAT " is closed", account->id)));
+
+	if (ledger_limit_violated(account, &after, delta))
+	{
+		if (account->debits_limited)
+			ereport(ERROR,
+					(errcode(ERRCODE_LX_INSUFFICIENT_FUNDS),
+					 errmsg("insufficient_funds: account " INT64_FORMAT " has %s available, %s needed",
+							account->id,
+							amount_text(after.credits_posted - after.debits_posted - after.debits_pending
+										+ delta->debits_pending + delta->debits_posted - delta->credits_posted,
+										account->code),
+							amount_to_cstring(amount)),
+					 errhint("The account is flagged debits_must_not_exceed_credits.")));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_LX_CREDIT_LIMIT_EXCEEDED),
+					 errmsg("credit_limit_exceeded: account " INT64_FORMAT " can take %s more credit, %s offered",
+							account->id,
+							amount_text(after.debits_posted - after.credits_posted - after.credits_pending
+										+ delta->credits_pending + delta->credits_posted - delta->debits_posted,
+										account->code),
+							amount_to_cstring(amount)),
+					 errhint("The account is flagged credits_must_not_exceed_debits.")));
+	}
+}
+
+/*
+ * Moves the counters of both accounts for a transfer just inserted.
+ * "pending_release" is the amount of the hold a resolution takes out of
+ * the pending counters (zero otherwise).  Lowest account id first: a fixed
+ * lock order, so no two postings deadlock on each other's rows.
+ */
+void
+ledger_post_counters(const TransferRow *t, const LedgerAccount *debit,
+					 const LedgerAccount *credit, int64 pending_release)
+{
+	Counters	d = {0},
+				c = {0};
+	bool		resolution = t->kind >= TK_POST_PENDING;
+	int64		units = t->amount.units;
+
+	switch (t->kind)
+	{
+		case TK_POSTED:
+			d.debits_posted = units;
+			c.credits_posted = units;
+			break;
+		case TK_PENDING:
+			d.debits_pending = units;
+			c.credits_pending = units;
+			break;
+		case TK_POST_PENDING:
+			d.debits_pending = -pending_release;
+			d.debits_posted = units;
+			c.credits_pending = -pending_release;
+			c.credits_posted = units;
+			break;
+		case TK_VOID_PENDING:
+		case TK_EXPIRE_PENDING:
+			d.debits_pending = -pending_release;
+			c.credits_pending = -pending_release;
+			break;
+	}
+
+	if (debit->id < credit->id)
+	{
+		ledger_apply(debit, ledger_account_slot(debit, &d), &d, resolution, &t->amount);
+		ledger_apply(credit, ledger_account_slot(credit, &c), &c, resolution, &t->amount);
+	}
+	else
+	{
+		ledger_apply(credit, ledger_account_slot(credit, &c), &c, resolution, &t->amount);
+		ledger_apply(debit, ledger_account_slot(debit, &d), &d, resolution, &t->amount);
+	}
+}
+
+/*
+ * The row "tuple" (of lexledger.transfer) as the function's composite
+ * result, allocated in the caller's memory context so it outlives SPI.
+ */
+Datum
+ledger_result_tuple(FunctionCallInfo fcinfo, MemoryContext caller_cxt,
+					HeapTuple tuple, TupleDesc tupdesc)
+{
+	TupleDesc	result_desc;
+	Datum		values[TCOL_COUNT];
+	bool		nulls[TCOL_COUNT];
+	MemoryContext old;
+	HeapTuple	result;
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "lexledger: function must return lexledger.transfer");
+	if (result_desc->natts != TCOL_COUNT || tupdesc->natts != TCOL_COUNT)
+		elog(ERROR, "lexledger: lexledger.transfer has an unexpected shape");
+	heap_deform_tuple(tuple, tupdesc, values, nulls);
+	old = MemoryContextSwitchTo(caller_cxt);
+	result = heap_form_tuple(result_desc, values, nulls);
+	MemoryContextSwitchTo(old);
+	return HeapTupleGetDatum(result);
+}
+
+/* Reads the common arguments (id, debit, credit, amount) of a posting. */
+static void
+read_transfer_args(FunctionCallInfo fcinfo, TransferRow *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
+		PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_INVALID_TRANSFER),
+				 errmsg("invalid_transfer: id, debit_account_id, credit_account_id, amount and code must not be null")));
+	t->id = *PG_GETARG_UUID_P(0);
+	t->debit_account_id = PG_GETARG_INT64(1);
+	t->credit_account_id = PG_GETARG_INT64(2);
+	t->amount = *PG_GETARG_AMOUNT_P(3);
+	t->code = PG_GETARG_INT32(4);
+	t->reference_isnull = PG_ARGISNULL(5);
+	if (!t->reference_isnull)
+		t->reference = PG_GETARG_DATUM(5);
+	t->pending_id_isnull = true;
+	t->timeout_isnull = true;
+}
+
+/*
+ * Posts a new transfer (posted or pending) or returns the one already
+ * posted under its id.  Holds also get their row in pending_transfer.
+ */
+static Datum
+post_new_transfer(FunctionCallInfo fcinfo, TransferRow *t)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	LedgerAccount debit,
+				credit;
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	Datum		result;
+
+	ledger_validate_new(t);
+	ledger_spi_connect();
+	ledger_account_for_transfer(t->debit_account_id, &t->amount, &debit);
+	ledger_account_for_transfer(t->credit_account_id, &t->amount, &credit);
+
+	if (ledger_insert_transfer(t, &tuple, &tupdesc))
+	{
+		if (t->kind == TK_PENDING)
+			escrow_record_hold(t, tuple, tupdesc);
+		ledger_post_counters(t, &debit, &credit, 0);
+	}
+	else
+	{
+		if (!ledger_fetch_transfer(&t->id, &tuple, &tupdesc))
+			elog(ERROR, "lexledger: transfer %s vanished", uuid_to_cstring(&t->id));
+		ledger_check_replay(t, tuple, tupdesc);
+	}
+	result = ledger_result_tuple(fcinfo, caller_cxt, tuple, tupdesc);
+	SPI_finish();
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(lexledger_transfer);
+
+/*
+ * lexledger.transfer(id, debit_account_id, credit_account_id, amount,
+ *					  code, reference) RETURNS lexledger.transfer
+ */
+Datum
+lexledger_transfer(PG_FUNCTION_ARGS)
+{
+	TransferRow t;
+
+	read_transfer_args(fcinfo, &t);
+	t.kind = TK_POSTED;
+	PG_RETURN_DATUM(post_new_transfer(fcinfo, &t));
+}
+
+PG_FUNCTION_INFO_V1(lexledger_hold);
+
+/*
+ * lexledger.hold(id, debit_account_id, credit_account_id, amount, code,
+ *				  reference, timeout) RETURNS lexledger.transfer
+ */
+Datum
+lexledger_hold(PG_FUNCTION_ARGS)
+{
+	TransferRow t;
+
+	read_transfer_args(fcinfo, &t);
+	t.kind = TK_PENDING;
+	t.timeout_isnull = PG_ARGISNULL(6);
+	if (!t.timeout_isnull)
+		t.timeout = PG_GETARG_DATUM(6);
+	escrow_validate_timeout(&t);
+	PG_RETURN_DATUM(post_new_transfer(fcinfo, &t));
+}

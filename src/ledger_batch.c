@@ -1,0 +1,857 @@
+/*
+ * ledger_batch.c
+ *		lexledger.transfer_batch(): many transfers in one call.
+ *
+ * A batch is decided in memory and then written with a handful of
+ * set-based statements, whatever its size:
+ *
+ *	1. read every request and check what needs no table;
+ *	2. find the ids already posted (idempotent retries: result 'exists');
+ *	3. read the accounts (one query);
+ *	4. lock the balance rows of the accounts with a limit, in id order, and
+ *	   read their counters;
+ *	5. play the requests in order against those counters, linked chains all
+ *	   or nothing (undoing a failed chain in memory, so no subtransactions);
+ *	6. insert the transfers that passed, and their holds (one statement);
+ *	7. add the summed deltas to the balance rows (one statement).
+ *
+ * Because step 4 locks every row whose limit step 5 relies on, the
+ * decisions of step 5 stay true until commit.  Accounts without a limit need
+ * no decision: their deltas go to this backend's slot in step 7.  A request
+ * that fails gets its error code as result and changes nothing; the others
+ * still post.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "lexledger.h"
+#include "ledger.h"
+
+/* Upper bound on one batch: keeps one call's memory and locks bounded. */
+#define BATCH_MAX_TRANSFERS 100000
+
+/* Fields of lexledger.transfer_request. */
+enum
+{
+	RQ_ID, RQ_DEBIT, RQ_CREDIT, RQ_AMOUNT, RQ_CODE, RQ_REFERENCE,
+	RQ_PENDING, RQ_TIMEOUT, RQ_LINKED, RQ_NFIELDS
+};
+
+typedef struct BatchItem
+{
+	TransferRow t;
+	bool		id_isnull;
+	bool		linked;
+	const char *result;			/* NULL while it may still post */
+	bool		exists;			/* posted by an earlier call: a retry */
+	int			duplicate_of;	/* an earlier request of this batch, or -1 */
+	TimestampTz created_at;
+	bool		created_at_isnull;
+	int			debit;			/* index into Batch.accounts, or -1 */
+	int			credit;
+} BatchItem;
+
+typedef struct BatchAccount
+{
+	LedgerAccount meta;
+	bool		found;
+	bool		closed;
+	Counters	counters;		/* locked totals, accounts with a limit only */
+	Counters	debit_delta;	/* what the batch adds, summed */
+} BatchAccount;
+
+typedef struct Batch
+{
+	BatchItem  *items;
+	int			n;
+	BatchAccount *accounts;		/* sorted by id */
+	int			naccounts;
+	HTAB	   *posted;			/* ids that post in this batch -> item */
+} Batch;
+
+typedef struct PostedEntry
+{
+	pg_uuid_t	id;
+	int			item;
+} PostedEntry;
+
+static SPIPlanPtr existing_plan = NULL;
+static SPIPlanPtr accounts_plan = NULL;
+static SPIPlanPtr lock_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr counters_plan = NULL;
+
+static void
+item_fails(BatchItem *item, const char *code)
+{
+	if (item->result == NULL)
+		item->result = code;
+}
+
+/* Step 1: requests from the array, with the checks that need no table. */
+static void
+read_requests(Batch *b, ArrayType *arr)
+{
+	Oid			elemtype = ARR_ELEMTYPE(arr);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	TupleDesc	desc = NULL;
+	Interval	zero = {0};
+
+	deconstruct_array(arr, elemtype, -1, false, TYPALIGN_DOUBLE, &elems, &elem_nulls, &n);
+	if (n > BATCH_MAX_TRANSFERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_INVALID_TRANSFER),
+				 errmsg("invalid_transfer: a batch holds at most %d transfers, this one %d",
+						BATCH_MAX_TRANSFERS, n),
+				 errhint("Split the batch.")));
+	b->n = n;
+	b->items = palloc0(sizeof(BatchItem) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+		TransferRow *t = &item->t;
+		HeapTupleHeader td;
+		HeapTupleData tuple;
+		Datum		v[RQ_NFIELDS];
+		bool		isnull[RQ_NFIELDS];
+
+		item->debit = item->credit = -1;
+		item->duplicate_of = -1;
+		item->created_at_isnull = true;
+		t->pending_id_isnull = true;
+		if (elem_nulls[i])
+		{
+			item->id_isnull = true;
+			item_fails(item, "invalid_transfer");
+			continue;
+		}
+		td = DatumGetHeapTupleHeader(elems[i]);
+		if (desc == NULL)
+			desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td),
+										  HeapTupleHeaderGetTypMod(td));
+		if (desc->natts != RQ_NFIELDS)
+			elog(ERROR, "lexledger: lexledger.transfer_request has an unexpected shape");
+		tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = td;
+		heap_deform_tuple(&tuple, desc, v, isnull);
+
+		item->id_isnull = isnull[RQ_ID];
+		if (!isnull[RQ_ID])
+			t->id = *DatumGetUUIDP(v[RQ_ID]);
+		t->debit_account_id = isnull[RQ_DEBIT] ? 0 : DatumGetInt64(v[RQ_DEBIT]);
+		t->credit_account_id = isnull[RQ_CREDIT] ? 0 : DatumGetInt64(v[RQ_CREDIT]);
+		if (!isnull[RQ_AMOUNT])
+			t->amount = *DatumGetAmountP(v[RQ_AMOUNT]);
+		t->code = isnull[RQ_CODE] ? 0 : DatumGetInt32(v[RQ_CODE]);
+		t->reference_isnull = isnull[RQ_REFERENCE];
+		t->reference = v[RQ_REFERENCE];
+		t->kind = (!isnull[RQ_PENDING] && DatumGetBool(v[RQ_PENDING])) ? TK_PENDING : TK_POSTED;
+		t->timeout_isnull = isnull[RQ_TIMEOUT];
+		t->timeout = v[RQ_TIMEOUT];
+		item->linked = !isnull[RQ_LINKED] && DatumGetBool(v[RQ_LINKED]);
+
+		if (isnull[RQ_ID] || isnull[RQ_DEBIT] || isnull[RQ_CREDIT] || isnull[RQ_AMOUNT])
+			item_fails(item, "invalid_transfer");
+		else if (!t->timeout_isnull &&
+				 (t->kind != TK_PENDING ||
+				  DatumGetBool(DirectFunctionCall2(interval_le, t->timeout,
+												   IntervalPGetDatum(&zero)))))
+			item_fails(item, "invalid_transfer");
+		else if (t->amount.units <= 0)
+			item_fails(item, "amount_must_be_positive");
+		else if (t->debit_account_id == t->credit_account_id)
+			item_fails(item, "accounts_must_be_different");
+	}
+	if (desc != NULL)
+		ReleaseTupleDesc(desc);
+}
+
+static Datum
+uuid_array(Batch *b, bool (*want) (const BatchItem *), int *count)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(b->n, 1));
+	int			k = 0;
+
+	for (int i = 0; i < b->n; i++)
+		if (want(&b->items[i]))
+			elems[k++] = UUIDPGetDatum(&b->items[i].t.id);
+	*count = k;
+	return PointerGetDatum(construct_array(elems, k, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+}
+
+static bool
+has_id(const BatchItem *item)
+{
+	return !item->id_isnull;
+}
+
+/* Step 2: requests whose id is already posted are retries. */
+static void
+find_existing(Batch *b)
+{
+	int			count;
+	Datum		ids = uuid_array(b, has_id, &count);
+	HTAB	   *by_id;
+	HASHCTL		ctl;
+	int			ret;
+
+	if (count == 0)
+		return;
+	ledger_prepare(&existing_plan,
+				   "SELECT * FROM lexledger.transfer WHERE id = ANY ($1)",
+				   1, (Oid[]) {UUIDARRAYOID});
+	ret = SPI_execute_plan(existing_plan, &ids, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "lexledger: transfer lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return;
+
+	ctl.keysize = sizeof(pg_uuid_t);
+	ctl.entrysize = sizeof(PostedEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	by_id = hash_create("lexledger existing transfers", SPI_processed, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		PostedEntry *e;
+		pg_uuid_t	id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[r],
+													  SPI_tuptable->tupdesc, TCOL_ID, &isnull));
+
+		e = hash_search(by_id, &id, HASH_ENTER, NULL);
+		e->item = (int) r;
+	}
+	for (int i = 0; i < b->n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+		PostedEntry *e;
+		HeapTuple	tup;
+		const char *field;
+		bool		isnull;
+
+		if (item->id_isnull ||
+			(e = hash_search(by_id, &item->t.id, HASH_FIND, NULL)) == NULL)
+			continue;
+		tup = SPI_tuptable->vals[e->item];
+		field = ledger_first_difference(&item->t, tup, SPI_tuptable->tupdesc);
+		item->result = NULL;
+		if (field != NULL)
+			item->result = psprintf("exists_with_different_%s", field);
+		else
+		{
+			item->exists = true;	/* its result is set in step 5 */
+			item->created_at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc,
+																 TCOL_CREATED_AT, &isnull));
+			item->created_at_isnull = false;
+		}
+	}
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+account_index(Batch *b, int64 id)
+{
+	int			lo = 0,
+				hi = b->naccounts - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (b->accounts[mid].meta.id == id)
+			return mid;
+		if (b->accounts[mid].meta.id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Step 3: every account the batch names, with one query. */
+static void
+read_accounts(Batch *b)
+{
+	int64	   *ids = palloc(sizeof(int64) * Max(2 * b->n, 1));
+	Datum	   *elems;
+	Datum		arg;
+	int			n = 0,
+				ret;
+
+	for (int i = 0; i < b->n; i++)
+		if (b->items[i].result == NULL)
+		{
+			ids[n++] = b->items[i].t.debit_account_id;
+			ids[n++] = b->items[i].t.credit_account_id;
+		}
+	qsort(ids, n, sizeof(int64), cmp_int64);
+	b->accounts = palloc0(sizeof(BatchAccount) * Max(n, 1));
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		if (i == 0 || ids[i] != ids[i - 1])
+		{
+			b->accounts[b->naccounts].meta.id = ids[i];
+			elems[b->naccounts++] = Int64GetDatum(ids[i]);
+		}
+	if (b->naccounts == 0)
+		return;
+
+	arg = PointerGetDatum(construct_array(elems, b->naccounts, INT8OID, sizeof(int64),
+										  true, TYPALIGN_DOUBLE));
+	ledger_prepare(&accounts_plan,
+				   "SELECT id, currency, debits_must_not_exceed_credits,"
+				   "       credits_must_not_exceed_debits, slots, closed_at IS NOT NULL"
+				   "  FROM lexledger.account WHERE id = ANY ($1)",
+				   1, (Oid[]) {INT8ARRAYOID});
+	ret = SPI_execute_plan(accounts_plan, &arg, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "lexledger: account lookup failed: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int			k = account_index(b, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)));
+		BatchAccount *a = &b->accounts[k];
+
+		a->found = true;
+		strlcpy(a->meta.code, TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull)),
+				sizeof(a->meta.code));
+		a->meta.debits_limited = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		a->meta.credits_limited = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		a->meta.slots = DatumGetInt16(SPI_getbinval(tup, desc, 5, &isnull));
+		a->closed = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+	}
+
+	for (int i = 0; i < b->n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+		BatchAccount *d,
+				   *c;
+
+		if (item->result != NULL)
+			continue;
+		item->debit = account_index(b, item->t.debit_account_id);
+		item->credit = account_index(b, item->t.credit_account_id);
+		d = &b->accounts[item->debit];
+		c = &b->accounts[item->credit];
+		if (!d->found || !c->found)
+			item_fails(item, "account_not_found");
+		else if (strncmp(d->meta.code, item->t.amount.code, sizeof(d->meta.code)) != 0 ||
+				 strncmp(c->meta.code, item->t.amount.code, sizeof(c->meta.code)) != 0)
+			item_fails(item, "currency_mismatch");
+	}
+}
+
+/* Step 4: lock the single balance row of each account with a limit. */
+static void
+lock_limited_accounts(Batch *b)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(b->naccounts, 1));
+	Datum		arg;
+	int			n = 0,
+				ret;
+
+	for (int k = 0; k < b->naccounts; k++)
+		if (b->accounts[k].found && LedgerAccountIsLimited(&b->accounts[k].meta))
+			elems[n++] = Int64GetDatum(b->accounts[k].meta.id);
+	if (n == 0)
+		return;
+	arg = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE));
+	ledger_prepare(&lock_plan,
+				   "SELECT account_id, debits_pending, debits_posted, credits_pending,"
+				   "       credits_posted, closed"
+				   "  FROM lexledger.account_balance"
+				   " WHERE account_id = ANY ($1) AND slot = 0"
+				   " ORDER BY account_id FOR NO KEY UPDATE",
+				   1, (Oid[]) {INT8ARRAYOID});
+	ret = SPI_execute_plan(lock_plan, &arg, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "lexledger: balance lock failed: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		BatchAccount *a = &b->accounts[account_index(b, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)))];
+
+		a->counters.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		a->counters.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		a->counters.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		a->counters.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		a->closed = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+	}
+}
+
+/* The deltas a new transfer makes on its debit and credit side. */
+static void
+transfer_deltas(const TransferRow *t, Counters *d, Counters *c)
+{
+	memset(d, 0, sizeof(*d));
+	memset(c, 0, sizeof(*c));
+	if (t->kind == TK_PENDING)
+		d->debits_pending = c->credits_pending = t->amount.units;
+	else
+		d->debits_posted = c->credits_posted = t->amount.units;
+}
+
+static bool
+counters_add(Counters *acc, const Counters *d, int sign)
+{
+	bool		overflow = false;
+
+	overflow |= pg_add_s64_overflow(acc->debits_pending, sign * d->debits_pending, &acc->debits_pending);
+	overflow |= pg_add_s64_overflow(acc->debits_posted, sign * d->debits_posted, &acc->debits_posted);
+	overflow |= pg_add_s64_overflow(acc->credits_pending, sign * d->credits_pending, &acc->credits_pending);
+	overflow |= pg_add_s64_overflow(acc->credits_posted, sign * d->credits_posted, &acc->credits_posted);
+	return overflow;
+}
+
+/*
+ * Applies one request to the in-memory counters; returns its error code,
+ * or NULL when it posts.  Only accounts with a limit are tracked: nothing
+ * can make the others fail.
+ */
+static const char *
+play_one(Batch *b, BatchItem *item)
+{
+	BatchAccount *acct[2] = {&b->accounts[item->debit], &b->accounts[item->credit]};
+	Counters	delta[2];
+	PostedEntry *e;
+	const char *err = NULL;
+	int			applied = 0;
+
+	if (item->exists)
+		return NULL;
+	e = hash_search(b->posted, &item->t.id, HASH_FIND, NULL);
+	if (e != NULL)
+	{
+		const char *field = ledger_rows_difference(&b->items[e->item].t, &item->t);
+
+		if (field != NULL)
+			return psprintf("exists_with_different_%s", field);
+		item->duplicate_of = e->item;
+		return NULL;
+	}
+
+	transfer_deltas(&item->t, &delta[0], &delta[1]);
+	for (int s = 0; s < 2 && err == NULL; s++)
+	{
+		if (acct[s]->closed)
+			err = "account_closed";
+		else if (!LedgerAccountIsLimited(&acct[s]->meta))
+			continue;
+		else if (counters_add(&acct[s]->counters, &delta[s], 1))
+		{
+			counters_add(&acct[s]->counters, &delta[s], -1);
+			err = "amount_out_of_range";
+		}
+		else
+		{
+			applied = s + 1;
+			if (ledger_limit_violated(&acct[s]->meta, &acct[s]->counters, &delta[s]))
+				err = acct[s]->meta.debits_limited ? "insufficient_funds" : "credit_limit_exceeded";
+		}
+	}
+	if (err != NULL)
+	{
+		for (int s = 0; s < applied; s++)
+			if (LedgerAccountIsLimited(&acct[s]->meta))
+				counters_add(&acct[s]->counters, &delta[s], -1);
+		return err;
+	}
+	e = hash_search(b->posted, &item->t.id, HASH_ENTER, NULL);
+	e->item = item - b->items;
+	return NULL;
+}
+
+/* Takes back what play_one did for a request of a chain that failed. */
+static void
+unplay_one(Batch *b, BatchItem *item)
+{
+	Counters	delta[2];
+	BatchAccount *acct[2] = {&b->accounts[item->debit], &b->accounts[item->credit]};
+
+	if (item->exists || item->duplicate_of >= 0)
+		return;
+	hash_search(b->posted, &item->t.id, HASH_REMOVE, NULL);
+	transfer_deltas(&item->t, &delta[0], &delta[1]);
+	for (int s = 0; s < 2; s++)
+		if (LedgerAccountIsLimited(&acct[s]->meta))
+			counters_add(&acct[s]->counters, &delta[s], -1);
+}
+
+/*
+ * Step 5: the requests in order; a chain of linked requests (each linked to
+ * the next, the last one not linked) posts whole or not at all.  Members of
+ * a failed chain that were posted by an earlier call stay 'exists'.
+ */
+static void
+play_requests(Batch *b)
+{
+	HASHCTL		ctl;
+	int			start = 0;
+
+	ctl.keysize = sizeof(pg_uuid_t);
+	ctl.entrysize = sizeof(PostedEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	b->posted = hash_create("lexledger batch ids", Max(b->n, 16), &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	while (start < b->n)
+	{
+		int			end = start;
+		int			played = 0;
+		bool		chain_failed = false;
+
+		while (end < b->n - 1 && b->items[end].linked)
+			end++;
+
+		for (int i = start; i <= end; i++)
+		{
+			BatchItem  *item = &b->items[i];
+
+			if (item->result == NULL)
+				item->result = play_one(b, item);
+			if (item->result != NULL)
+			{
+				chain_failed = true;
+				break;
+			}
+			played++;
+		}
+		if (!chain_failed && b->items[end].linked)
+		{
+			/* the batch ended inside a chain */
+			chain_failed = true;
+			for (int i = start; i <= end; i++)
+				if (!b->items[i].exists)
+					b->items[i].result = "linked_event_chain_open";
+		}
+		if (chain_failed)
+		{
+			for (int i = start; i < start + played; i++)
+				unplay_one(b, &b->items[i]);
+			for (int i = start; i <= end && end > start; i++)
+				if (b->items[i].result == NULL && !b->items[i].exists)
+				{
+					b->items[i].result = "linked_event_failed";
+					b->items[i].duplicate_of = -1;
+				}
+		}
+		start = end + 1;
+	}
+	for (int i = 0; i < b->n; i++)
+		if (b->items[i].result == NULL)
+			b->items[i].result =
+				(b->items[i].exists || b->items[i].duplicate_of >= 0) ? "exists" : "ok";
+}
+
+static bool
+is_new_posting(const BatchItem *item)
+{
+	return strcmp(item->result, "ok") == 0;
+}
+
+/* Step 6: the transfers (and holds) that passed, in one statement. */
+static int
+insert_transfers(Batch *b)
+{
+	int			n = 0,
+				ret;
+	Datum	   *ids = palloc(sizeof(Datum) * Max(b->n, 1)),
+			   *debits = palloc(sizeof(Datum) * Max(b->n, 1)),
+			   *credits = palloc(sizeof(Datum) * Max(b->n, 1)),
+			   *units = palloc(sizeof(Datum) * Max(b->n, 1)),
+			   *codes = palloc(sizeof(Datum) * Max(b->n, 1)),
+			   *tcodes = palloc(sizeof(Datum) * Max(b->n, 1)),
+			   *refs = palloc(sizeof(Datum) * Max(b->n, 1)),
+			   *pend = palloc(sizeof(Datum) * Max(b->n, 1)),
+			   *timeouts = palloc(sizeof(Datum) * Max(b->n, 1));
+	bool	   *ref_nulls = palloc(sizeof(bool) * Max(b->n, 1)),
+			   *to_nulls = palloc(sizeof(bool) * Max(b->n, 1));
+	int			dims[1];
+	int			lbs[1] = {1};
+	Datum		args[9];
+
+	for (int i = 0; i < b->n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+
+		if (!is_new_posting(item))
+			continue;
+		ids[n] = UUIDPGetDatum(&item->t.id);
+		debits[n] = Int64GetDatum(item->t.debit_account_id);
+		credits[n] = Int64GetDatum(item->t.credit_account_id);
+		units[n] = Int64GetDatum(item->t.amount.units);
+		codes[n] = CStringGetTextDatum(item->t.amount.code);
+		tcodes[n] = Int32GetDatum(item->t.code);
+		refs[n] = item->t.reference;
+		ref_nulls[n] = item->t.reference_isnull;
+		pend[n] = BoolGetDatum(item->t.kind == TK_PENDING);
+		timeouts[n] = item->t.timeout;
+		to_nulls[n] = item->t.timeout_isnull;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	dims[0] = n;
+	args[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	args[1] = PointerGetDatum(construct_array(debits, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_array(credits, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	args[3] = PointerGetDatum(construct_array(units, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(codes, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(construct_array(tcodes, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[6] = PointerGetDatum(construct_md_array(refs, ref_nulls, 1, dims, lbs, JSONBOID, -1,
+												 false, TYPALIGN_INT));
+	args[7] = PointerGetDatum(construct_array(pend, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+	args[8] = PointerGetDatum(construct_md_array(timeouts, to_nulls, 1, dims, lbs, INTERVALOID,
+												 sizeof(Interval), false, TYPALIGN_DOUBLE));
+
+	ledger_prepare(&insert_plan,
+				   "WITH ins AS ("
+				   "  INSERT INTO lexledger.transfer"
+				   "    (id, debit_account_id, credit_account_id, amount, kind, code, reference, timeout)"
+				   "  SELECT r.id, r.debit, r.credit, lexledger.amount_from_minor(r.units, r.currency),"
+				   "         CASE WHEN r.pending THEN 'pending' ELSE 'posted' END::lexledger.transfer_kind,"
+				   "         r.code, r.reference, r.timeout"
+				   "    FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+				   "         AS r(id, debit, credit, units, currency, code, reference, pending, timeout)"
+				   "  ON CONFLICT (id) DO NOTHING"
+				   "  RETURNING id, debit_account_id, credit_account_id, amount, kind, timeout, created_at),"
+				   " holds AS ("
+				   "  INSERT INTO lexledger.pending_transfer"
+				   "    (transfer_id, debit_account_id, credit_account_id, amount, expires_at)"
+				   "  SELECT id, debit_account_id, credit_account_id, amount, created_at + timeout"
+				   "    FROM ins WHERE kind = 'pending')"
+				   " SELECT id, created_at FROM ins",
+				   9, (Oid[]) {UUIDARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+				   TEXTARRAYOID, INT4ARRAYOID, JSONBARRAYOID, BOOLARRAYOID,
+				   INTERVALARRAYOID});
+	ret = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "lexledger: batch insert failed: %s", SPI_result_code_string(ret));
+
+	/*
+	 * A request whose id a concurrent transaction posted after step 2 was
+	 * skipped by ON CONFLICT, but step 5 counted it: the decisions no longer
+	 * hold.  Give up; a retry sees that transfer and answers 'exists'.
+	 */
+	if (SPI_processed != (uint64) n)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("concurrent_duplicate: %d of the batch's transfer ids were posted by a concurrent transaction",
+						n - (int) SPI_processed),
+				 errhint("Retry the batch: transfers already posted are reported as 'exists'.")));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		pg_uuid_t	id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		PostedEntry *e = hash_search(b->posted, &id, HASH_FIND, NULL);
+
+		if (e == NULL)
+			elog(ERROR, "lexledger: batch inserted an unexpected transfer");
+		b->items[e->item].created_at =
+			DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		b->items[e->item].created_at_isnull = false;
+	}
+	/* duplicates inside the batch share the first one's timestamp */
+	for (int i = 0; i < b->n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+
+		if (item->duplicate_of >= 0 && strcmp(item->result, "exists") == 0)
+		{
+			item->created_at = b->items[item->duplicate_of].created_at;
+			item->created_at_isnull = b->items[item->duplicate_of].created_at_isnull;
+		}
+	}
+	return n;
+}
+
+typedef struct SlotDelta
+{
+	int64		account_id;
+	int16		slot;
+	Counters	delta;
+} SlotDelta;
+
+static int
+cmp_slot_delta(const void *a, const void *b)
+{
+	const SlotDelta *x = a,
+			   *y = b;
+
+	if (x->account_id != y->account_id)
+		return (x->account_id > y->account_id) - (x->account_id < y->account_id);
+	return x->slot - y->slot;
+}
+
+/* Step 7: the summed deltas, one row per (account, slot), in key order. */
+static void
+update_counters(Batch *b)
+{
+	SlotDelta  *rows = palloc0(sizeof(SlotDelta) * Max(2 * b->n, 1));
+	int			n = 0,
+				m = 0,
+				ret;
+	Datum	   *cols[6];
+	Datum		args[6];
+	Oid			types[6] = {INT8OID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID};
+
+	for (int i = 0; i < b->n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+		Counters	delta[2];
+		int			acct[2] = {item->debit, item->credit};
+
+		if (!is_new_posting(item))
+			continue;
+		transfer_deltas(&item->t, &delta[0], &delta[1]);
+		for (int s = 0; s < 2; s++)
+		{
+			LedgerAccount *meta = &b->accounts[acct[s]].meta;
+
+			rows[n].account_id = meta->id;
+			rows[n].slot = ledger_account_slot(meta, &delta[s]);
+			rows[n].delta = delta[s];
+			n++;
+		}
+	}
+	if (n == 0)
+		return;
+	qsort(rows, n, sizeof(SlotDelta), cmp_slot_delta);
+	for (int i = 0; i < n; i++)
+	{
+		if (m > 0 && rows[m - 1].account_id == rows[i].account_id &&
+			rows[m - 1].slot == rows[i].slot)
+		{
+			if (counters_add(&rows[m - 1].delta, &rows[i].delta, 1))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("amount_out_of_range: the batch overflows the counters of account " INT64_FORMAT,
+								rows[i].account_id)));
+		}
+		else
+			rows[m++] = rows[i];
+	}
+
+	for (int c = 0; c < 6; c++)
+		cols[c] = palloc(sizeof(Datum) * m);
+	for (int i = 0; i < m; i++)
+	{
+		cols[0][i] = Int64GetDatum(rows[i].account_id);
+		cols[1][i] = Int16GetDatum(rows[i].slot);
+		cols[2][i] = Int64GetDatum(rows[i].delta.debits_pending);
+		cols[3][i] = Int64GetDatum(rows[i].delta.debits_posted);
+		cols[4][i] = Int64GetDatum(rows[i].delta.credits_pending);
+		cols[5][i] = Int64GetDatum(rows[i].delta.credits_posted);
+	}
+	for (int c = 0; c < 6; c++)
+		args[c] = PointerGetDatum(construct_array(cols[c], m, types[c],
+												  types[c] == INT2OID ? 2 : 8, true,
+												  types[c] == INT2OID ? TYPALIGN_SHORT : TYPALIGN_DOUBLE));
+
+	ledger_prepare(&counters_plan,
+				   "UPDATE lexledger.account_balance b"
+				   "   SET debits_pending = b.debits_pending + d.dp,"
+				   "       debits_posted = b.debits_posted + d.dpo,"
+				   "       credits_pending = b.credits_pending + d.cp,"
+				   "       credits_posted = b.credits_posted + d.cpo"
+				   "  FROM unnest($1, $2, $3, $4, $5, $6) AS d(account_id, slot, dp, dpo, cp, cpo)"
+				   " WHERE b.account_id = d.account_id AND b.slot = d.slot"
+				   " RETURNING b.account_id, b.closed",
+				   6, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+				   INT8ARRAYOID, INT8ARRAYOID});
+	ret = SPI_execute_plan(counters_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "lexledger: batch balance update failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != (uint64) m)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
+				 errmsg("account_not_found: %d balance rows of the batch's accounts are missing",
+						m - (int) SPI_processed)));
+
+	/* closed meanwhile (accounts without a limit were not locked in step 4) */
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_LX_ACCOUNT_CLOSED),
+					 errmsg("account_closed: account " INT64_FORMAT " was closed while the batch ran",
+							DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull))),
+					 errhint("Retry the batch: requests for the closed account then fail alone.")));
+	}
+}
+
+static void
+emit_results(Batch *b, ReturnSetInfo *rsinfo)
+{
+	for (int i = 0; i < b->n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, item->id_isnull, false, item->created_at_isnull};
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = UUIDPGetDatum(&item->t.id);
+		values[2] = CStringGetTextDatum(item->result);
+		values[3] = TimestampTzGetDatum(item->created_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+PG_FUNCTION_INFO_V1(lexledger_transfer_batch);
+
+/*
+ * lexledger.transfer_batch(transfer_request[])
+ *		RETURNS TABLE (ordinal, id, result, created_at)
+ */
+Datum
+lexledger_transfer_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Batch		b = {0};
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+
+	ledger_spi_connect();
+	read_requests(&b, PG_GETARG_ARRAYTYPE_P(0));
+	find_existing(&b);
+	read_accounts(&b);
+	lock_limited_accounts(&b);
+	play_requests(&b);
+	if (insert_transfers(&b) > 0)
+		update_counters(&b);
+	emit_results(&b, rsinfo);
+	SPI_finish();
+	return (Datum) 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * lexledger.c
+ *		Module entry point: settings (GUCs) and background workers.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "lexledger.h"
+#include "worker.h"
+
+PG_MODULE_MAGIC;
+
+int			lexledger_balance_slots = 16;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/* Settings every backend may read, preloaded or not. */
+	DefineCustomIntVariable("lexledger.balance_slots",
+							"Balance rows given to a new account without a balance limit.",
+							"More rows let more sessions post to the same account at once; "
+							"accounts with a limit always get one.",
+							&lexledger_balance_slots, 16, 1, 64,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+
+	/*
+	 * The SQL functions work without preloading; the background worker
+	 * (hold expiry) needs shared_preload_libraries.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		MarkGUCPrefixReserved("lexledger");
+		return;
+	}
+
+	DefineCustomStringVariable("lexledger.database_name",
+							   "Database in which lexledger's background workers run.",
+							   "The extension must be installed there.",
+							   &lexledger_database_name, "postgres",
+							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("lexledger.expiry_naptime",
+							"How often the expiry worker looks for holds past their timeout.",
+							NULL, &lexledger_expiry_naptime, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("lexledger.expiry_batch",
+							"Most holds the expiry worker releases in one transaction.",
+							NULL, &lexledger_expiry_batch, 1000, 1, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("lexledger");
+
+	if (IsBinaryUpgrade)
+		return;
+	lexledger_register_workers();
+}

@@ -1,0 +1,50 @@
+-- escrow.sql: holds (pending transfers), their capture, release and expiry.
+-- The functions are C (src/escrow.c); the state is lexledger.pending_transfer
+-- (src/sql/ledger.sql).
+
+INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
+  ('pending_transfer_not_found',      'LX140', 'no hold has this id (or it is not due to expire)'),
+  ('pending_transfer_already_posted', 'LX141', 'the hold was already captured'),
+  ('pending_transfer_already_voided', 'LX142', 'the hold was already released'),
+  ('pending_transfer_expired',        'LX143', 'the hold has expired; its funds return to the debit account'),
+  ('exceeds_pending_amount',          'LX144', 'a capture may not exceed the hold');
+
+CREATE FUNCTION lexledger.hold(
+  id uuid, debit_account_id bigint, credit_account_id bigint,
+  amount lexledger.amount, code integer DEFAULT 0, reference jsonb DEFAULT NULL,
+  timeout interval DEFAULT NULL)
+RETURNS lexledger.transfer
+AS 'MODULE_PATHNAME', 'lexledger_hold' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lexledger.hold(uuid, bigint, bigint, lexledger.amount, integer, jsonb, interval) IS
+  'Places a hold: a pending transfer that moves funds from available to pending. With a timeout, the hold is released by the expiry worker once it passes. Idempotent on id.';
+
+CREATE FUNCTION lexledger.capture(
+  id uuid, pending_id uuid, amount lexledger.amount DEFAULT NULL,
+  code integer DEFAULT NULL, reference jsonb DEFAULT NULL)
+RETURNS lexledger.transfer
+AS 'MODULE_PATHNAME', 'lexledger_capture' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lexledger.capture(uuid, uuid, lexledger.amount, integer, jsonb) IS
+  'Posts a hold: all of it (amount null) or part of it, the rest returning to the debit account. code null keeps the hold''s code. Idempotent on id.';
+
+CREATE FUNCTION lexledger.release(
+  id uuid, pending_id uuid, code integer DEFAULT NULL, reference jsonb DEFAULT NULL)
+RETURNS lexledger.transfer
+AS 'MODULE_PATHNAME', 'lexledger_release' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lexledger.release(uuid, uuid, integer, jsonb) IS
+  'Voids a hold: all of it returns to the debit account. Idempotent on id.';
+
+CREATE FUNCTION lexledger.expire_holds(max_holds integer DEFAULT 1000)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'lexledger_expire_holds' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lexledger.expire_holds(integer) IS
+  'Releases up to max_holds holds whose timeout has passed and returns how many. The expiry worker calls it every lexledger.expiry_naptime; callable by hand.';
+
+CREATE VIEW lexledger.hold AS
+  SELECT p.transfer_id AS id, p.debit_account_id, p.credit_account_id, p.amount,
+         p.status, t.created_at, p.expires_at, p.resolved_by, p.resolved_at,
+         r.amount AS captured, t.code, t.reference
+    FROM lexledger.pending_transfer p
+    JOIN lexledger.transfer t ON t.id = p.transfer_id
+    LEFT JOIN lexledger.transfer r ON r.id = p.resolved_by AND r.kind = 'post_pending';
+COMMENT ON VIEW lexledger.hold IS
+  'Every hold with its status, expiry and how much of it was captured.';

@@ -1,0 +1,459 @@
+-- ledger.sql: the double-entry ledger.  Accounts with four balance
+-- counters, append-only transfers, idempotent single and batched posting,
+-- balances (now and as of a past instant), statements, totals and verify.
+-- The posting path is C (src/ledger*.c); everything a DBA reads is here.
+
+INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
+  ('account_not_found',           'LX100', 'no account has this id'),
+  ('account_closed',              'LX101', 'the account is closed and takes no new transfers'),
+  ('accounts_must_be_different',  'LX102', 'a transfer needs two different accounts'),
+  ('amount_must_be_positive',     'LX103', 'a transfer amount must be greater than zero'),
+  ('invalid_account',             'LX104', 'an account definition is invalid (flags, kind, slots)'),
+  ('flags_are_mutually_exclusive','LX104', 'an account may not limit both debits and credits'),
+  ('account_exists_with_different_fields', 'LX120', 'an account with this name exists with other fields'),
+  ('insufficient_funds',          'LX110', 'debits would exceed credits on an account flagged debits_must_not_exceed_credits'),
+  ('credit_limit_exceeded',       'LX111', 'credits would exceed debits on an account flagged credits_must_not_exceed_debits'),
+  ('exists_with_different_debit_account_id',  'LX120', 'the transfer id exists with another debit account'),
+  ('exists_with_different_credit_account_id', 'LX120', 'the transfer id exists with another credit account'),
+  ('exists_with_different_amount',            'LX120', 'the transfer id exists with another amount'),
+  ('exists_with_different_code',              'LX120', 'the transfer id exists with another code'),
+  ('exists_with_different_reference',         'LX120', 'the transfer id exists with another reference'),
+  ('exists_with_different_kind',              'LX120', 'the transfer id exists as another kind of transfer'),
+  ('exists_with_different_pending_id',        'LX120', 'the transfer id exists resolving another pending transfer'),
+  ('exists_with_different_timeout',           'LX120', 'the transfer id exists with another timeout'),
+  ('invalid_transfer',            'LX130', 'a transfer request is incomplete or malformed'),
+  ('concurrent_duplicate',        '40001', 'a transfer id was posted by a concurrent transaction; retry the call'),
+  ('transfer_immutable',          'LX150', 'posted transfers are never updated or deleted');
+
+CREATE TYPE lexledger.account_kind AS ENUM (
+  'user_wallet', 'escrow', 'house', 'provider_clearing', 'fees', 'quota', 'other');
+COMMENT ON TYPE lexledger.account_kind IS
+  'What an account is for; informative (limits come from the flags, not the kind).';
+
+CREATE TABLE lexledger.account (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name        text,
+  currency    text NOT NULL,
+  kind        lexledger.account_kind NOT NULL DEFAULT 'user_wallet',
+  owner       text,
+  debits_must_not_exceed_credits boolean NOT NULL DEFAULT false,
+  credits_must_not_exceed_debits boolean NOT NULL DEFAULT false,
+  slots       smallint NOT NULL DEFAULT 1,
+  metadata    jsonb,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  closed_at   timestamptz,
+  CONSTRAINT account_name_is_unique UNIQUE (name),
+  CONSTRAINT account_flags_are_mutually_exclusive
+    CHECK (NOT (debits_must_not_exceed_credits AND credits_must_not_exceed_debits)),
+  CONSTRAINT account_with_limit_has_one_slot
+    CHECK (slots = 1 OR NOT (debits_must_not_exceed_credits OR credits_must_not_exceed_debits)),
+  CONSTRAINT account_slots_in_range CHECK (slots BETWEEN 1 AND 64)
+);
+CREATE INDEX account_owner_idx ON lexledger.account (owner) WHERE owner IS NOT NULL;
+COMMENT ON TABLE lexledger.account IS
+  'Ledger accounts. Currency, kind, flags and slots never change after opening; balances live in lexledger.account_balance.';
+COMMENT ON COLUMN lexledger.account.slots IS
+  'Number of balance rows. Accounts without a limit spread their counters over several rows so that concurrent writers do not queue on one row; accounts with a limit have exactly one, which serialises the check.';
+COMMENT ON COLUMN lexledger.account.name IS
+  'Optional unique name (e.g. house:ZAR); open_account with an existing name returns that account.';
+
+-- Balance counters in minor units of the account's currency.  An account
+-- without a balance limit has several slot rows: each backend adds to its
+-- own, and the balance is the sum.  Individual slots may go negative (a hold
+-- recorded in one slot may be released from another); only sums mean
+-- anything.
+CREATE TABLE lexledger.account_balance (
+  account_id      bigint   NOT NULL,
+  slot            smallint NOT NULL,
+  debits_pending  bigint   NOT NULL DEFAULT 0,
+  debits_posted   bigint   NOT NULL DEFAULT 0,
+  credits_pending bigint   NOT NULL DEFAULT 0,
+  credits_posted  bigint   NOT NULL DEFAULT 0,
+  closed          boolean  NOT NULL DEFAULT false,
+  CONSTRAINT account_balance_pkey PRIMARY KEY (account_id, slot),
+  CONSTRAINT account_balance_of_an_account
+    FOREIGN KEY (account_id) REFERENCES lexledger.account (id)
+) WITH (fillfactor = 40);
+COMMENT ON TABLE lexledger.account_balance IS
+  'The four TigerBeetle-style counters of each account, spread over its slots; written only by the posting functions.';
+
+CREATE TYPE lexledger.transfer_kind AS ENUM (
+  'posted', 'pending', 'post_pending', 'void_pending', 'expire_pending');
+COMMENT ON TYPE lexledger.transfer_kind IS
+  'posted: moves funds now; pending: a hold; post_pending, void_pending, expire_pending: the resolution of a hold.';
+
+-- The history.  Rows are only ever inserted (by the posting functions);
+-- lexledger.transfer_is_append_only refuses UPDATE, DELETE and TRUNCATE to
+-- everyone but superusers.  There are deliberately no foreign keys to
+-- account: every transfer would take a KEY SHARE lock on both account rows,
+-- which turns hot accounts into multixact storms; the posting path checks
+-- the accounts itself and lexledger.verify() checks them again.
+CREATE TABLE lexledger.transfer (
+  id                uuid NOT NULL,
+  debit_account_id  bigint NOT NULL,
+  credit_account_id bigint NOT NULL,
+  amount            lexledger.amount NOT NULL,
+  kind              lexledger.transfer_kind NOT NULL,
+  code              integer NOT NULL DEFAULT 0,
+  reference         jsonb,
+  pending_id        uuid,
+  pending_amount    lexledger.amount,
+  timeout           interval,
+  created_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT transfer_pkey PRIMARY KEY (id),
+  CONSTRAINT transfer_accounts_differ CHECK (debit_account_id <> credit_account_id),
+  CONSTRAINT transfer_amount_positive CHECK (lexledger.minor_units(amount) > 0),
+  CONSTRAINT transfer_resolution_names_its_hold
+    CHECK ((kind IN ('post_pending', 'void_pending', 'expire_pending'))
+           = (pending_id IS NOT NULL AND pending_amount IS NOT NULL)),
+  CONSTRAINT transfer_timeout_only_on_holds
+    CHECK (timeout IS NULL OR (kind = 'pending' AND timeout > interval '0'))
+);
+CREATE INDEX transfer_debit_account_idx ON lexledger.transfer (debit_account_id, created_at);
+CREATE INDEX transfer_credit_account_idx ON lexledger.transfer (credit_account_id, created_at);
+CREATE UNIQUE INDEX transfer_resolves_a_hold_once ON lexledger.transfer (pending_id)
+  WHERE pending_id IS NOT NULL;
+COMMENT ON TABLE lexledger.transfer IS
+  'Every transfer ever posted: append-only, one row per transfer, id chosen by the client (the idempotency key).';
+COMMENT ON COLUMN lexledger.transfer.amount IS
+  'For post_pending: the amount captured; for void/expire: the amount released.';
+COMMENT ON COLUMN lexledger.transfer.pending_amount IS
+  'For a resolution: the amount of the hold it resolves (all of it leaves the pending counters).';
+COMMENT ON COLUMN lexledger.transfer.created_at IS
+  'Server-assigned (clock_timestamp at insert); statements order by (created_at, id).';
+
+CREATE FUNCTION lexledger.refuse_history_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+  END IF;
+  RAISE EXCEPTION 'transfer_immutable: % on %.% is not allowed', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+    USING ERRCODE = 'LX150',
+          HINT = 'Posted transfers are never changed; post a correcting transfer instead.';
+END $$;
+COMMENT ON FUNCTION lexledger.refuse_history_change() IS
+  'Trigger function: history tables are append-only for everyone but superusers.';
+
+CREATE TRIGGER transfer_is_append_only
+  BEFORE UPDATE OR DELETE ON lexledger.transfer
+  FOR EACH ROW EXECUTE FUNCTION lexledger.refuse_history_change();
+CREATE TRIGGER transfer_is_never_truncated
+  BEFORE TRUNCATE ON lexledger.transfer
+  FOR EACH STATEMENT EXECUTE FUNCTION lexledger.refuse_history_change();
+
+-- State of each hold.  Mutable (status moves once from pending), unlike the
+-- history: it is what capture, release and the expiry worker lock.
+CREATE TYPE lexledger.pending_status AS ENUM ('pending', 'posted', 'voided', 'expired');
+
+CREATE TABLE lexledger.pending_transfer (
+  transfer_id       uuid NOT NULL,
+  debit_account_id  bigint NOT NULL,
+  credit_account_id bigint NOT NULL,
+  amount            lexledger.amount NOT NULL,
+  expires_at        timestamptz,
+  status            lexledger.pending_status NOT NULL DEFAULT 'pending',
+  resolved_by       uuid,
+  resolved_at       timestamptz,
+  CONSTRAINT pending_transfer_pkey PRIMARY KEY (transfer_id),
+  CONSTRAINT pending_transfer_is_a_transfer
+    FOREIGN KEY (transfer_id) REFERENCES lexledger.transfer (id),
+  CONSTRAINT pending_transfer_resolution_is_recorded
+    CHECK ((status = 'pending') = (resolved_by IS NULL AND resolved_at IS NULL))
+);
+CREATE INDEX pending_transfer_expiry_idx ON lexledger.pending_transfer (expires_at)
+  WHERE status = 'pending' AND expires_at IS NOT NULL;
+COMMENT ON TABLE lexledger.pending_transfer IS
+  'One row per hold (pending transfer): its status and expiry. Capture, release and expiry race on this row; exactly one wins.';
+
+-- The input of lexledger.transfer_batch().
+CREATE TYPE lexledger.transfer_request AS (
+  id                uuid,
+  debit_account_id  bigint,
+  credit_account_id bigint,
+  amount            lexledger.amount,
+  code              integer,
+  reference         jsonb,
+  pending           boolean,
+  timeout           interval,
+  linked            boolean
+);
+COMMENT ON TYPE lexledger.transfer_request IS
+  'One transfer of a batch. pending = true makes it a hold (with an optional timeout). linked = true ties it to the next request: a chain of linked requests succeeds or fails as one.';
+
+------------------------------------------------------------------------
+-- Accounts
+------------------------------------------------------------------------
+
+CREATE FUNCTION lexledger.open_account(
+  currency text,
+  kind lexledger.account_kind DEFAULT 'user_wallet',
+  owner text DEFAULT NULL,
+  debits_must_not_exceed_credits boolean DEFAULT false,
+  credits_must_not_exceed_debits boolean DEFAULT false,
+  name text DEFAULT NULL,
+  metadata jsonb DEFAULT NULL,
+  slots integer DEFAULT NULL)
+RETURNS lexledger.account
+LANGUAGE plpgsql AS $$
+DECLARE
+  a lexledger.account;
+  limited boolean := debits_must_not_exceed_credits OR credits_must_not_exceed_debits;
+  n integer;
+BEGIN
+  IF currency IS NULL OR kind IS NULL OR debits_must_not_exceed_credits IS NULL
+     OR credits_must_not_exceed_debits IS NULL THEN
+    RAISE EXCEPTION 'invalid_account: currency, kind and flags must not be null'
+      USING ERRCODE = 'LX104';
+  END IF;
+  IF debits_must_not_exceed_credits AND credits_must_not_exceed_debits THEN
+    RAISE EXCEPTION 'flags_are_mutually_exclusive: an account may limit its debits or its credits, not both'
+      USING ERRCODE = 'LX104';
+  END IF;
+  -- Validates the code (raises unknown_currency) and normalises it.
+  currency := lexledger.currency(lexledger.amount_from_minor(0, currency));
+  n := CASE WHEN limited THEN 1
+            ELSE coalesce(slots, current_setting('lexledger.balance_slots', true)::integer, 16) END;
+  IF slots IS NOT NULL AND (slots < 1 OR slots > 64 OR (limited AND slots <> 1)) THEN
+    RAISE EXCEPTION 'invalid_account: slots must be between 1 and 64, and 1 for an account with a limit'
+      USING ERRCODE = 'LX104', DETAIL = format('slots = %s', slots);
+  END IF;
+
+  IF name IS NOT NULL THEN
+    SELECT * INTO a FROM lexledger.account ac WHERE ac.name = open_account.name;
+    IF FOUND THEN
+      IF (a.currency, a.kind, a.owner, a.debits_must_not_exceed_credits, a.credits_must_not_exceed_debits)
+         IS DISTINCT FROM (currency, kind, owner, debits_must_not_exceed_credits, credits_must_not_exceed_debits) THEN
+        RAISE EXCEPTION 'account_exists_with_different_fields: account "%" exists with other fields', name
+          USING ERRCODE = 'LX120',
+                DETAIL = format('existing: %s %s owner %s', a.currency, a.kind, coalesce(a.owner, 'none'));
+      END IF;
+      RETURN a;
+    END IF;
+  END IF;
+
+  INSERT INTO lexledger.account AS ac
+    (name, currency, kind, owner, debits_must_not_exceed_credits,
+     credits_must_not_exceed_debits, slots, metadata)
+  VALUES (name, currency, kind, owner, debits_must_not_exceed_credits,
+          credits_must_not_exceed_debits, n, metadata)
+  RETURNING * INTO a;
+  INSERT INTO lexledger.account_balance (account_id, slot)
+    SELECT a.id, s FROM generate_series(0, n - 1) s;
+  RETURN a;
+END $$;
+COMMENT ON FUNCTION lexledger.open_account(text, lexledger.account_kind, text, boolean, boolean, text, jsonb, integer) IS
+  'Opens an account. With a name, idempotent: an existing account of that name and the same fields is returned.';
+
+CREATE FUNCTION lexledger.close_account(account_id bigint)
+RETURNS lexledger.account
+LANGUAGE plpgsql AS $$
+DECLARE
+  a lexledger.account;
+BEGIN
+  -- Locking every slot row waits for in-flight transfers on the account
+  -- and makes later ones see the flag.
+  UPDATE lexledger.account_balance b SET closed = true WHERE b.account_id = close_account.account_id;
+  UPDATE lexledger.account ac SET closed_at = coalesce(ac.closed_at, now())
+   WHERE ac.id = close_account.account_id RETURNING * INTO a;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'account_not_found: account % does not exist', account_id USING ERRCODE = 'LX100';
+  END IF;
+  RETURN a;
+END $$;
+COMMENT ON FUNCTION lexledger.close_account(bigint) IS
+  'Closes an account: it takes no new transfers (holds already on it can still be captured or released). Idempotent.';
+
+------------------------------------------------------------------------
+-- Posting (C)
+------------------------------------------------------------------------
+
+CREATE FUNCTION lexledger.transfer(
+  id uuid, debit_account_id bigint, credit_account_id bigint,
+  amount lexledger.amount, code integer DEFAULT 0, reference jsonb DEFAULT NULL)
+RETURNS lexledger.transfer
+AS 'MODULE_PATHNAME', 'lexledger_transfer' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lexledger.transfer(uuid, bigint, bigint, lexledger.amount, integer, jsonb) IS
+  'Posts one transfer, or returns the transfer already posted under this id (same fields) without posting again.';
+
+CREATE FUNCTION lexledger.transfer_batch(transfers lexledger.transfer_request[])
+RETURNS TABLE (ordinal integer, id uuid, result text, created_at timestamptz)
+AS 'MODULE_PATHNAME', 'lexledger_transfer_batch' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lexledger.transfer_batch(lexledger.transfer_request[]) IS
+  'Posts many transfers in one call and returns one result per request: ok, exists, or the error code of that request. Linked chains succeed or fail together.';
+
+------------------------------------------------------------------------
+-- Reading
+------------------------------------------------------------------------
+
+-- What each transfer does to each of its two accounts' counters, in minor
+-- units.  A resolution takes the whole hold out of pending and puts the
+-- captured amount (zero for void/expire) into posted.
+CREATE VIEW lexledger.transfer_effect AS
+  SELECT t.id AS transfer_id, t.created_at, t.kind, t.code,
+         side.account_id, side.is_debit, side.counterparty_id,
+         CASE WHEN side.is_debit THEN e.pending ELSE 0 END AS debits_pending,
+         CASE WHEN side.is_debit THEN e.posted  ELSE 0 END AS debits_posted,
+         CASE WHEN side.is_debit THEN 0 ELSE e.pending END AS credits_pending,
+         CASE WHEN side.is_debit THEN 0 ELSE e.posted  END AS credits_posted
+    FROM lexledger.transfer t
+   CROSS JOIN LATERAL (VALUES
+          (CASE t.kind WHEN 'pending' THEN lexledger.minor_units(t.amount)
+                       WHEN 'posted'  THEN 0
+                       ELSE -lexledger.minor_units(t.pending_amount) END,
+           CASE t.kind WHEN 'posted' THEN lexledger.minor_units(t.amount)
+                       WHEN 'post_pending' THEN lexledger.minor_units(t.amount)
+                       ELSE 0 END)) AS e(pending, posted)
+   CROSS JOIN LATERAL (VALUES (t.debit_account_id, true, t.credit_account_id),
+                              (t.credit_account_id, false, t.debit_account_id))
+          AS side(account_id, is_debit, counterparty_id);
+COMMENT ON VIEW lexledger.transfer_effect IS
+  'Each transfer''s change to the four counters of each of its accounts, in minor units; the counters are the sums of this view.';
+
+CREATE FUNCTION lexledger.balance(account_id bigint, as_of timestamptz DEFAULT NULL)
+RETURNS TABLE (currency text,
+               debits_pending lexledger.amount, debits_posted lexledger.amount,
+               credits_pending lexledger.amount, credits_posted lexledger.amount,
+               posted_balance lexledger.amount, available_balance lexledger.amount)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  cur text;
+  dp bigint; dpo bigint; cp bigint; cpo bigint;
+BEGIN
+  SELECT a.currency INTO cur FROM lexledger.account a WHERE a.id = balance.account_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'account_not_found: account % does not exist', balance.account_id USING ERRCODE = 'LX100';
+  END IF;
+  IF as_of IS NULL THEN
+    SELECT coalesce(sum(b.debits_pending), 0), coalesce(sum(b.debits_posted), 0),
+           coalesce(sum(b.credits_pending), 0), coalesce(sum(b.credits_posted), 0)
+      INTO dp, dpo, cp, cpo
+      FROM lexledger.account_balance b WHERE b.account_id = balance.account_id;
+  ELSE
+    SELECT coalesce(sum(e.debits_pending), 0), coalesce(sum(e.debits_posted), 0),
+           coalesce(sum(e.credits_pending), 0), coalesce(sum(e.credits_posted), 0)
+      INTO dp, dpo, cp, cpo
+      FROM lexledger.transfer_effect e
+     WHERE e.account_id = balance.account_id AND e.created_at <= as_of;
+  END IF;
+  RETURN QUERY SELECT cur,
+    lexledger.amount_from_minor(dp, cur), lexledger.amount_from_minor(dpo, cur),
+    lexledger.amount_from_minor(cp, cur), lexledger.amount_from_minor(cpo, cur),
+    lexledger.amount_from_minor(cpo - dpo, cur),
+    lexledger.amount_from_minor(cpo - dpo - dp, cur);
+END $$;
+COMMENT ON FUNCTION lexledger.balance(bigint, timestamptz) IS
+  'Counters and balances of an account, now or as of a past instant. posted_balance = credits_posted - debits_posted; available_balance also subtracts debits_pending (the usual view of a wallet). For debit-normal accounts read them negated.';
+
+CREATE FUNCTION lexledger.statement(account_id bigint, from_time timestamptz, to_time timestamptz)
+RETURNS TABLE (created_at timestamptz, transfer_id uuid, kind lexledger.transfer_kind, code integer,
+               counterparty_id bigint, debit lexledger.amount, credit lexledger.amount,
+               pending_change lexledger.amount, balance lexledger.amount, reference jsonb)
+LANGUAGE sql STABLE AS $$
+  WITH acc AS (SELECT a.currency FROM lexledger.account a WHERE a.id = statement.account_id),
+  opening AS (
+    SELECT coalesce(sum(e.credits_posted - e.debits_posted), 0) AS posted
+      FROM lexledger.transfer_effect e
+     WHERE e.account_id = statement.account_id AND e.created_at < from_time),
+  moves AS (
+    SELECT e.created_at, e.transfer_id, e.kind, e.code, e.counterparty_id,
+           e.debits_posted, e.credits_posted,
+           e.credits_pending - e.debits_pending AS pending_change
+      FROM lexledger.transfer_effect e
+     WHERE e.account_id = statement.account_id
+       AND e.created_at >= from_time AND e.created_at < to_time)
+  SELECT m.created_at, m.transfer_id, m.kind, m.code, m.counterparty_id,
+         lexledger.amount_from_minor(m.debits_posted, acc.currency),
+         lexledger.amount_from_minor(m.credits_posted, acc.currency),
+         lexledger.amount_from_minor(m.pending_change, acc.currency),
+         lexledger.amount_from_minor(
+           (opening.posted + sum(m.credits_posted - m.debits_posted)
+              OVER (ORDER BY m.created_at, m.transfer_id))::bigint, acc.currency),
+         t.reference
+    FROM moves m CROSS JOIN acc CROSS JOIN opening
+    JOIN lexledger.transfer t ON t.id = m.transfer_id
+   ORDER BY m.created_at, m.transfer_id
+$$;
+COMMENT ON FUNCTION lexledger.statement(bigint, timestamptz, timestamptz) IS
+  'Every transfer touching the account in [from_time, to_time), oldest first, with the running posted balance (credits - debits).';
+
+CREATE FUNCTION lexledger.totals()
+RETURNS TABLE (currency text, accounts bigint, debits_pending lexledger.amount, debits_posted lexledger.amount,
+               credits_pending lexledger.amount, credits_posted lexledger.amount)
+LANGUAGE sql STABLE AS $$
+  SELECT a.currency, count(DISTINCT a.id),
+         lexledger.amount_from_minor(sum(b.debits_pending)::bigint, a.currency),
+         lexledger.amount_from_minor(sum(b.debits_posted)::bigint, a.currency),
+         lexledger.amount_from_minor(sum(b.credits_pending)::bigint, a.currency),
+         lexledger.amount_from_minor(sum(b.credits_posted)::bigint, a.currency)
+    FROM lexledger.account a JOIN lexledger.account_balance b ON b.account_id = a.id
+   GROUP BY a.currency ORDER BY a.currency
+$$;
+COMMENT ON FUNCTION lexledger.totals() IS
+  'Sum of each counter per currency. In a healthy ledger debits equal credits in every currency.';
+
+-- verify(): empty result = healthy.  Each row names a broken invariant.
+CREATE FUNCTION lexledger.verify()
+RETURNS TABLE (problem text, account_id bigint, currency text, detail text)
+LANGUAGE sql STABLE AS $$
+  WITH counters AS (
+    SELECT b.account_id, sum(b.debits_pending) dp, sum(b.debits_posted) dpo,
+           sum(b.credits_pending) cp, sum(b.credits_posted) cpo
+      FROM lexledger.account_balance b GROUP BY b.account_id),
+  history AS (
+    SELECT e.account_id, sum(e.debits_pending) dp, sum(e.debits_posted) dpo,
+           sum(e.credits_pending) cp, sum(e.credits_posted) cpo
+      FROM lexledger.transfer_effect e GROUP BY e.account_id)
+  -- 1. Every currency nets to zero, posted and pending.
+  SELECT 'currency_does_not_net_to_zero', NULL::bigint, a.currency,
+         format('debits posted %s, credits posted %s, debits pending %s, credits pending %s',
+                sum(c.dpo), sum(c.cpo), sum(c.dp), sum(c.cp))
+    FROM counters c JOIN lexledger.account a ON a.id = c.account_id
+   GROUP BY a.currency
+  HAVING sum(c.dpo) <> sum(c.cpo) OR sum(c.dp) <> sum(c.cp)
+  UNION ALL
+  -- 2. Every counter equals the sum of its transfers.
+  SELECT 'counters_differ_from_transfers', a.id, a.currency,
+         format('counters (dp %s, dpo %s, cp %s, cpo %s) vs transfers (dp %s, dpo %s, cp %s, cpo %s)',
+                c.dp, c.dpo, c.cp, c.cpo, coalesce(h.dp, 0), coalesce(h.dpo, 0),
+                coalesce(h.cp, 0), coalesce(h.cpo, 0))
+    FROM lexledger.account a
+    LEFT JOIN counters c ON c.account_id = a.id
+    LEFT JOIN history h ON h.account_id = a.id
+   WHERE (coalesce(c.dp, 0), coalesce(c.dpo, 0), coalesce(c.cp, 0), coalesce(c.cpo, 0))
+         IS DISTINCT FROM (coalesce(h.dp, 0), coalesce(h.dpo, 0), coalesce(h.cp, 0), coalesce(h.cpo, 0))
+  UNION ALL
+  -- 3. Every account has exactly its slot rows.
+  SELECT 'balance_slots_missing', a.id, a.currency,
+         format('%s slot rows, %s expected', count(b.slot), a.slots)
+    FROM lexledger.account a LEFT JOIN lexledger.account_balance b ON b.account_id = a.id
+   GROUP BY a.id HAVING count(b.slot) <> a.slots
+  UNION ALL
+  -- 4. Transfers name existing accounts in their own currency.
+  SELECT 'transfer_account_invalid', t.debit_account_id, lexledger.currency(t.amount),
+         format('transfer %s: debit account %s, credit account %s', t.id,
+                coalesce(d.currency, 'missing'), coalesce(c.currency, 'missing'))
+    FROM lexledger.transfer t
+    LEFT JOIN lexledger.account d ON d.id = t.debit_account_id
+    LEFT JOIN lexledger.account c ON c.id = t.credit_account_id
+   WHERE d.currency IS DISTINCT FROM lexledger.currency(t.amount)
+      OR c.currency IS DISTINCT FROM lexledger.currency(t.amount)
+  UNION ALL
+  -- 5. Limits hold on the totals.
+  SELECT CASE WHEN a.debits_must_not_exceed_credits THEN 'debits_exceed_credits'
+              ELSE 'credits_exceed_debits' END, a.id, a.currency,
+         format('dp %s, dpo %s, cp %s, cpo %s', c.dp, c.dpo, c.cp, c.cpo)
+    FROM lexledger.account a JOIN counters c ON c.account_id = a.id
+   WHERE (a.debits_must_not_exceed_credits AND c.dp + c.dpo > c.cpo)
+      OR (a.credits_must_not_exceed_debits AND c.cp + c.cpo > c.dpo)
+  UNION ALL
+  -- 6. A hold is pending exactly when no resolution of it exists.
+  SELECT 'hold_status_inconsistent', p.debit_account_id, lexledger.currency(p.amount),
+         format('hold %s is %s, resolution %s', p.transfer_id, p.status, coalesce(r.id::text, 'none'))
+    FROM lexledger.pending_transfer p
+    LEFT JOIN lexledger.transfer r ON r.pending_id = p.transfer_id
+   WHERE (p.status = 'pending') <> (r.id IS NULL)
+      OR (r.id IS NOT NULL AND r.id IS DISTINCT FROM p.resolved_by)
+$$;
+COMMENT ON FUNCTION lexledger.verify() IS
+  'Proves the ledger: every currency nets to zero, every counter equals the sum of its transfers, limits hold, holds are consistent. Returns nothing when healthy.';

@@ -1,0 +1,62 @@
+-- maintenance.sql: housekeeping that pg_cron runs (nightly verify) and the
+-- status of lexledger's background worker.
+
+CREATE TABLE lexledger.verify_run (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  started_at  timestamptz NOT NULL,
+  finished_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  problems    integer NOT NULL,
+  report      jsonb NOT NULL,
+  CONSTRAINT verify_run_problems_counted CHECK (problems >= 0)
+);
+CREATE INDEX verify_run_started_idx ON lexledger.verify_run (started_at);
+COMMENT ON TABLE lexledger.verify_run IS
+  'History of lexledger.record_verify() runs (the nightly pg_cron job): problems = 0 means the ledger was proven healthy.';
+
+CREATE FUNCTION lexledger.record_verify()
+RETURNS lexledger.verify_run
+LANGUAGE plpgsql AS $$
+DECLARE
+  started timestamptz := clock_timestamp();
+  found jsonb;
+  r lexledger.verify_run;
+BEGIN
+  SELECT coalesce(jsonb_agg(to_jsonb(v)), '[]') INTO found FROM lexledger.verify() v;
+  INSERT INTO lexledger.verify_run (started_at, problems, report)
+    VALUES (started, jsonb_array_length(found), found) RETURNING * INTO r;
+  IF r.problems > 0 THEN
+    RAISE WARNING 'lexledger verify found % problem(s); see lexledger.verify_run %', r.problems, r.id;
+  END IF;
+  -- keep a year of history
+  DELETE FROM lexledger.verify_run WHERE started_at < now() - interval '366 days';
+  RETURN r;
+END $$;
+COMMENT ON FUNCTION lexledger.record_verify() IS
+  'Runs lexledger.verify() and records the outcome in lexledger.verify_run (warning in the log when something is wrong).';
+
+CREATE FUNCTION lexledger.schedule_maintenance(verify_schedule text DEFAULT '17 3 * * *')
+RETURNS TABLE (job text, schedule text)
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+    RAISE EXCEPTION 'pg_cron_missing: pg_cron is not installed in this database'
+      USING ERRCODE = '55000',
+            HINT = 'CREATE EXTENSION pg_cron (with cron.database_name set to this database), then call this again.';
+  END IF;
+  -- cron.schedule(name, ...) replaces a job of the same name: idempotent.
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+    USING 'lexledger-verify', verify_schedule, 'SELECT lexledger.record_verify()';
+  RETURN QUERY SELECT 'lexledger-verify'::text, verify_schedule;
+END $$;
+COMMENT ON FUNCTION lexledger.schedule_maintenance(text) IS
+  'Registers lexledger''s housekeeping jobs with pg_cron (nightly verify). Idempotent. Hold expiry is not here: it needs seconds, which the expiry worker provides.';
+
+CREATE FUNCTION lexledger.worker_status()
+RETURNS TABLE (pid integer, backend_type text, state text, database text, backend_start timestamptz)
+LANGUAGE sql STABLE AS $$
+  SELECT a.pid, a.backend_type, a.state, a.datname::text, a.backend_start
+    FROM pg_catalog.pg_stat_activity a
+   WHERE a.backend_type LIKE 'lexledger%'
+$$;
+COMMENT ON FUNCTION lexledger.worker_status() IS
+  'lexledger''s background workers as pg_stat_activity shows them.';

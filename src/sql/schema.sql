@@ -1,0 +1,15 @@
+-- schema.sql: the lexledger schema itself and what every part shares.
+-- CREATE EXTENSION creates the schema (lexledger.control names it).
+
+COMMENT ON SCHEMA lexledger IS
+  'lexledger: double-entry ledger, escrow, quotas and documents; see docs/';
+
+CREATE TABLE lexledger.error_code (
+    code        text PRIMARY KEY,
+    sqlstate    char(5) NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT error_code_is_snake_case CHECK (code ~ '^[a-z][a-z0-9_]*$'),
+    CONSTRAINT error_code_sqlstate_format CHECK (sqlstate ~ '^[0-9A-Z]{5}$')
+);
+COMMENT ON TABLE lexledger.error_code IS
+  'Every stable error code lexledger raises, with its SQLSTATE. An error message starts with its code and a colon.';

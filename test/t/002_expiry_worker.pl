@@ -1,0 +1,88 @@
+# The expiry worker releases holds within seconds of their timeout, survives
+# the extension being dropped and created again, and pg_cron runs the
+# nightly verify job that schedule_maintenance() registers.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LexLedger::Test qw(new_lexledger_node);
+
+my $node = new_lexledger_node('expiry',
+	"lexledger.expiry_naptime = '200ms'",
+	"shared_preload_libraries = 'lexledger, pg_cron'",
+	"cron.database_name = 'postgres'",
+	"cron.use_background_workers = on",
+	"max_worker_processes = 16");
+
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'"),
+	'the expiry worker runs');
+
+$node->safe_psql('postgres', q{
+	SELECT lexledger.open_account('USD', 'house', name => 'house');
+	SELECT lexledger.open_account('USD', 'escrow', name => 'escrow');
+	SELECT lexledger.open_account('USD', name => 'punter', debits_must_not_exceed_credits => true);
+	SELECT lexledger.transfer('a0000000-0000-0000-0000-000000000001', 1, 3, '10.00 USD');
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000002', 3, 2, '4.00 USD', timeout => '1 second');
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000003', 3, 2, '1.00 USD', timeout => '1 hour');
+});
+is($node->safe_psql('postgres', q{SELECT available_balance FROM lexledger.balance(3)}),
+	'5.00 USD', 'holds reduce the available balance');
+
+ok($node->poll_query_until('postgres', q{
+	SELECT status = 'expired' FROM lexledger.pending_transfer
+	 WHERE transfer_id = 'a0000000-0000-0000-0000-000000000002'}),
+	'the worker released the hold after its timeout');
+is($node->safe_psql('postgres', q{
+	SELECT status FROM lexledger.pending_transfer WHERE transfer_id = 'a0000000-0000-0000-0000-000000000003'}),
+	'pending', 'a hold with time left stays');
+is($node->safe_psql('postgres', q{
+	SELECT extract(epoch FROM p.resolved_at - p.expires_at) < 10 FROM lexledger.pending_transfer p
+	 WHERE transfer_id = 'a0000000-0000-0000-0000-000000000002'}),
+	't', 'released within seconds of the timeout');
+is($node->safe_psql('postgres', q{SELECT available_balance FROM lexledger.balance(3)}),
+	'9.00 USD', 'the expired hold returned its funds');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify is clean');
+
+# Without the extension the worker waits quietly, and picks up again.
+$node->safe_psql('postgres', 'DROP EXTENSION lexledger CASCADE');
+sleep 1;
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'"),
+	'the worker survives DROP EXTENSION');
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION lexledger;
+	SELECT lexledger.open_account('USD', 'house', name => 'house');
+	SELECT lexledger.open_account('USD', 'escrow', name => 'escrow');
+	SELECT lexledger.hold('b0000000-0000-0000-0000-000000000001',
+	  (SELECT id FROM lexledger.account WHERE name = 'house'),
+	  (SELECT id FROM lexledger.account WHERE name = 'escrow'), '1.00 USD', timeout => '1 second');
+});
+ok($node->poll_query_until('postgres', q{
+	SELECT status = 'expired' FROM lexledger.pending_transfer
+	 WHERE transfer_id = 'b0000000-0000-0000-0000-000000000001'}),
+	'after CREATE EXTENSION again, holds expire');
+
+# A crashed worker is restarted by the postmaster.
+my $pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker' AND pid <> $pid"),
+	'a terminated worker comes back');
+
+# pg_cron runs the verify job (pg_cron 1.4 schedules by the minute).
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
+is($node->safe_psql('postgres', q{SELECT job || ' ' || schedule FROM lexledger.schedule_maintenance('* * * * *')}),
+	'lexledger-verify * * * * *', 'schedule_maintenance registers the verify job');
+$node->safe_psql('postgres', q{SELECT lexledger.schedule_maintenance('* * * * *')});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job WHERE jobname = 'lexledger-verify'}),
+	'1', 'registering twice keeps one job');
+$node->safe_psql('postgres', "SET statement_timeout = 0");
+ok($node->poll_query_until('postgres', 'SELECT count(*) > 0 FROM lexledger.verify_run'),
+	'pg_cron ran lexledger.record_verify()');
+is($node->safe_psql('postgres', 'SELECT problems FROM lexledger.verify_run ORDER BY id LIMIT 1'),
+	'0', 'the recorded run found no problem');
+
+$node->stop;
+done_testing();
