@@ -84,7 +84,8 @@ stop_cluster() {
 	as_pg pg_ctl -D "$dir/data" stop -w -m fast >/dev/null
 }
 
-# create_database DIR PORT DB: the database with pg_cron and lexledger.
+# create_database DIR PORT DB: the database with pg_cron and lexledger, and
+# lexledger's housekeeping scheduled in pg_cron.
 create_database() {
 	local dir=$1 port=$2 db=$3
 	local psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$dir/run" -p "$port" -U postgres)
@@ -93,5 +94,6 @@ create_database() {
 	fi
 	"${psql[@]}" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
 		-c "CREATE EXTENSION IF NOT EXISTS lexledger" \
-		-c "ALTER EXTENSION lexledger UPDATE"
+		-c "ALTER EXTENSION lexledger UPDATE" \
+		-c "SELECT lexledger.schedule_maintenance()" >/dev/null
 }

@@ -21,6 +21,8 @@ SELECT :house AS house_id, currency, kind, slots, debits_must_not_exceed_credits
 -- the same name and fields: the same account (idempotent)
 SELECT id = :house AS same_account FROM lexledger.open_account('USD', 'house', name => 'house:USD');
 SELECT pg_temp.err($$SELECT lexledger.open_account('EUR', 'house', name => 'house:USD')$$);
+SELECT pg_temp.err($$SELECT lexledger.open_account('USD', 'house', name => 'house:USD', slots => 4)$$);
+SELECT pg_temp.err($$SELECT lexledger.open_account('USD', 'house', name => 'house:USD', metadata => '{"a": 1}')$$);
 SELECT id AS alice FROM lexledger.open_account('USD', owner => 'alice', debits_must_not_exceed_credits => true) \gset
 SELECT id AS bob FROM lexledger.open_account('USD', owner => 'bob', debits_must_not_exceed_credits => true) \gset
 SELECT id AS promo FROM lexledger.open_account('USD', 'other', credits_must_not_exceed_debits => true) \gset
@@ -98,6 +100,7 @@ SELECT currency, debits_pending, debits_posted, credits_pending,
 SELECT posted_balance FROM lexledger.balance(:bob, :'t_mid');
 SELECT posted_balance FROM lexledger.balance(:bob, '2000-01-01');
 SELECT pg_temp.err($$SELECT * FROM lexledger.balance(999999)$$);
+SELECT pg_temp.err($$SELECT * FROM lexledger.statement(999999, '-infinity', 'infinity')$$);
 -- statement: every move with the running balance
 SELECT transfer_id, kind, code, counterparty_id = :alice AS from_alice, debit, credit, balance, reference
   FROM lexledger.statement(:bob, '2000-01-01', 'infinity');
@@ -138,6 +141,7 @@ SELECT ordinal, id, result, created_at IS NOT NULL AS has_time
     ROW(NULL, :house, :bob, '1.00 USD', 0, NULL, false, NULL, false),
     ROW('00000000-0000-0000-0000-0000000000e5', :house, :bob, '1.00 USD', 0, NULL, false, '1 hour', false),
     ROW('00000000-0000-0000-0000-0000000000e6', :house, :dave, '1.00 USD', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000e7', :house, :bob, '1.00 USD', NULL, NULL, false, NULL, false),
     -- 19: a hold, and a chain left open at the end of the batch
     ROW('00000000-0000-0000-0000-0000000000f1', :erin, :house, '1.00 USD', 8, NULL, true, '1 hour', false),
     ROW('00000000-0000-0000-0000-0000000000f2', :house, :erin, '1.00 USD', 9, NULL, false, NULL, true)

@@ -9,6 +9,10 @@
  * queue, and the re-check of the WHERE clause after the wait makes every
  * loser see zero rows.  Exactly one resolution is ever written, and the
  * unique index transfer_resolves_a_hold_once backs that up.
+ *
+ * Whether a hold has expired is judged by the clock at the moment of the
+ * statement (clock_timestamp), not by the start of the caller's
+ * transaction: a long transaction cannot capture a hold after its timeout.
  */
 #include "postgres.h"
 
@@ -94,7 +98,7 @@ read_hold(const pg_uuid_t *pending_id, Hold *hold)
 
 	ledger_prepare(&read_hold_plan,
 				   "SELECT p.debit_account_id, p.credit_account_id, p.amount, t.code,"
-				   "       p.status::text, coalesce(p.expires_at <= now(), false), p.resolved_by"
+				   "       p.status::text, coalesce(p.expires_at <= clock_timestamp(), false), p.resolved_by"
 				   "  FROM lexledger.pending_transfer p"
 				   "  JOIN lexledger.transfer t ON t.id = p.transfer_id"
 				   " WHERE p.transfer_id = $1",
@@ -136,10 +140,10 @@ claim_hold(const TransferRow *t)
 	ledger_prepare(&resolve_hold_plan,
 				   "UPDATE lexledger.pending_transfer"
 				   "   SET status = $2::text::lexledger.pending_status,"
-				   "       resolved_by = $3, resolved_at = now()"
+				   "       resolved_by = $3, resolved_at = clock_timestamp()"
 				   " WHERE transfer_id = $1 AND status = 'pending'"
-				   "   AND (CASE WHEN $4 THEN expires_at <= now()"
-				   "             ELSE expires_at IS NULL OR expires_at > now() END)",
+				   "   AND (CASE WHEN $4 THEN expires_at <= clock_timestamp()"
+				   "             ELSE expires_at IS NULL OR expires_at > clock_timestamp() END)",
 				   4, (Oid[]) {UUIDOID, TEXTOID, UUIDOID, BOOLOID});
 	values[0] = UUIDPGetDatum(&t->pending_id);
 	values[1] = CStringGetTextDatum(status_for_kind[t->kind]);
@@ -360,7 +364,7 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 	ledger_prepare(&due_holds_plan,
 				   "SELECT transfer_id, md5('lexledger expiry of ' || transfer_id::text)::uuid"
 				   "  FROM lexledger.pending_transfer"
-				   " WHERE status = 'pending' AND expires_at <= now()"
+				   " WHERE status = 'pending' AND expires_at <= clock_timestamp()"
 				   " ORDER BY expires_at LIMIT $1"
 				   "   FOR UPDATE SKIP LOCKED",
 				   1, (Oid[]) {INT4OID});

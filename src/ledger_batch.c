@@ -7,23 +7,32 @@
  *
  *	1. read every request and check what needs no table;
  *	2. find the ids already posted (idempotent retries: result 'exists');
- *	3. read the accounts (one query);
- *	4. lock the balance rows of the accounts with a limit, in id order, and
- *	   read their counters;
- *	5. play the requests in order against those counters, linked chains all
- *	   or nothing (undoing a failed chain in memory, so no subtransactions);
- *	6. insert the transfers that passed, and their holds (one statement);
- *	7. add the summed deltas to the balance rows (one statement).
+ *	3. read the accounts and, for those with a limit, their counters (one
+ *	   query, no lock);
+ *	4. play the requests in order against those counters, linked chains all
+ *	   or nothing (undoing a failed chain in memory, so no subtransaction
+ *	   per chain);
+ *	5. insert the transfers that passed, and their holds (one statement);
+ *	6. lock every balance row the batch may touch, in (account, slot) order,
+ *	   and play the requests again against the locked counters;
+ *	7. if every request ends as it did in step 4, add the summed deltas to
+ *	   the balance rows (one statement) and keep it all.
  *
- * Because step 4 locks every row whose limit step 5 relies on, the
- * decisions of step 5 stay true until commit.  Accounts without a limit need
- * no decision: their deltas go to this backend's slot in step 7.  A request
- * that fails gets its error code as result and changes nothing; the others
- * still post.
+ * Steps 5 to 7 run in one subtransaction.  Row locks are thus taken after
+ * the expensive insert and held only for the update and the commit, so
+ * concurrent batches over the same wallets overlap instead of queueing.
+ * When the locked counters tell a different story (a concurrent transfer
+ * changed a balance the batch relied on) the subtransaction is rolled back
+ * and the batch is decided again under the locks: lock, play, insert,
+ * update.  Either way the decisions stand on locked rows, and every posting
+ * path takes balance rows in (account, slot) order, so none deadlocks with
+ * another.  A request that fails gets its error code as result and changes
+ * nothing; the others still post.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -32,6 +41,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -54,6 +64,7 @@ typedef struct BatchItem
 	bool		id_isnull;
 	bool		linked;
 	const char *result;			/* NULL while it may still post */
+	const char *initial_result; /* result after steps 1-3, before playing */
 	bool		exists;			/* posted by an earlier call: a retry */
 	int			duplicate_of;	/* an earlier request of this batch, or -1 */
 	TimestampTz created_at;
@@ -166,7 +177,8 @@ read_requests(Batch *b, ArrayType *arr)
 		t->timeout = v[RQ_TIMEOUT];
 		item->linked = !isnull[RQ_LINKED] && DatumGetBool(v[RQ_LINKED]);
 
-		if (isnull[RQ_ID] || isnull[RQ_DEBIT] || isnull[RQ_CREDIT] || isnull[RQ_AMOUNT])
+		if (isnull[RQ_ID] || isnull[RQ_DEBIT] || isnull[RQ_CREDIT] || isnull[RQ_AMOUNT] ||
+			isnull[RQ_CODE])
 			item_fails(item, "invalid_transfer");
 		else if (!t->timeout_isnull &&
 				 (t->kind != TK_PENDING ||
@@ -292,7 +304,11 @@ account_index(Batch *b, int64 id)
 	return -1;
 }
 
-/* Step 3: every account the batch names, with one query. */
+/*
+ * Step 3: every account the batch names, with one query, and the counters
+ * of those with a limit as of our snapshot (they are checked again under
+ * lock in step 6).
+ */
 static void
 read_accounts(Batch *b)
 {
@@ -323,9 +339,14 @@ read_accounts(Batch *b)
 	arg = PointerGetDatum(construct_array(elems, b->naccounts, INT8OID, sizeof(int64),
 										  true, TYPALIGN_DOUBLE));
 	ledger_prepare(&accounts_plan,
-				   "SELECT id, currency, debits_must_not_exceed_credits,"
-				   "       credits_must_not_exceed_debits, slots, closed_at IS NOT NULL"
-				   "  FROM lexledger.account WHERE id = ANY ($1)",
+				   "SELECT a.id, a.currency, a.debits_must_not_exceed_credits,"
+				   "       a.credits_must_not_exceed_debits, a.slots, a.closed_at IS NOT NULL,"
+				   "       b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted"
+				   "  FROM lexledger.account a"
+				   "  LEFT JOIN lexledger.account_balance b"
+				   "    ON b.account_id = a.id AND b.slot = 0"
+				   "   AND (a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits)"
+				   " WHERE a.id = ANY ($1)",
 				   1, (Oid[]) {INT8ARRAYOID});
 	ret = SPI_execute_plan(accounts_plan, &arg, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
@@ -345,6 +366,15 @@ read_accounts(Batch *b)
 		a->meta.credits_limited = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		a->meta.slots = DatumGetInt16(SPI_getbinval(tup, desc, 5, &isnull));
 		a->closed = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		a->counters.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		if (!isnull)
+		{
+			a->counters.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
+			a->counters.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+			a->counters.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
+		}
+		else
+			a->counters.debits_pending = 0;
 	}
 
 	for (int i = 0; i < b->n; i++)
@@ -364,46 +394,6 @@ read_accounts(Batch *b)
 		else if (strncmp(d->meta.code, item->t.amount.code, sizeof(d->meta.code)) != 0 ||
 				 strncmp(c->meta.code, item->t.amount.code, sizeof(c->meta.code)) != 0)
 			item_fails(item, "currency_mismatch");
-	}
-}
-
-/* Step 4: lock the single balance row of each account with a limit. */
-static void
-lock_limited_accounts(Batch *b)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(b->naccounts, 1));
-	Datum		arg;
-	int			n = 0,
-				ret;
-
-	for (int k = 0; k < b->naccounts; k++)
-		if (b->accounts[k].found && LedgerAccountIsLimited(&b->accounts[k].meta))
-			elems[n++] = Int64GetDatum(b->accounts[k].meta.id);
-	if (n == 0)
-		return;
-	arg = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE));
-	ledger_prepare(&lock_plan,
-				   "SELECT account_id, debits_pending, debits_posted, credits_pending,"
-				   "       credits_posted, closed"
-				   "  FROM lexledger.account_balance"
-				   " WHERE account_id = ANY ($1) AND slot = 0"
-				   " ORDER BY account_id FOR NO KEY UPDATE",
-				   1, (Oid[]) {INT8ARRAYOID});
-	ret = SPI_execute_plan(lock_plan, &arg, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "lexledger: balance lock failed: %s", SPI_result_code_string(ret));
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		BatchAccount *a = &b->accounts[account_index(b, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)))];
-
-		a->counters.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		a->counters.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		a->counters.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-		a->counters.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-		a->closed = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 	}
 }
 
@@ -429,6 +419,113 @@ counters_add(Counters *acc, const Counters *d, int sign)
 	overflow |= pg_add_s64_overflow(acc->credits_pending, sign * d->credits_pending, &acc->credits_pending);
 	overflow |= pg_add_s64_overflow(acc->credits_posted, sign * d->credits_posted, &acc->credits_posted);
 	return overflow;
+}
+
+typedef struct SlotDelta
+{
+	int64		account_id;
+	int16		slot;
+	Counters	delta;
+} SlotDelta;
+
+static int
+cmp_slot_delta(const void *a, const void *b)
+{
+	const SlotDelta *x = a,
+			   *y = b;
+
+	if (x->account_id != y->account_id)
+		return (x->account_id > y->account_id) - (x->account_id < y->account_id);
+	return x->slot - y->slot;
+}
+
+/* Still in play after the checks of steps 1 to 3. */
+static bool
+is_candidate(const BatchItem *item)
+{
+	return item->initial_result == NULL && !item->exists;
+}
+
+/*
+ * Step 6: locks every balance row that a request still in play may touch,
+ * in (account, slot) order, the order every posting path uses; reads the
+ * counters of accounts with a limit and the closed flag of all of them.
+ */
+static void
+lock_rows(Batch *b)
+{
+	SlotDelta  *rows = palloc0(sizeof(SlotDelta) * Max(2 * b->n, 1));
+	Datum	   *ids,
+			   *slots;
+	Datum		args[2];
+	int			n = 0,
+				m = 0,
+				ret;
+
+	for (int i = 0; i < b->n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+		int			acct[2] = {item->debit, item->credit};
+
+		if (!is_candidate(item))
+			continue;
+		for (int s = 0; s < 2; s++)
+		{
+			rows[n].account_id = b->accounts[acct[s]].meta.id;
+			rows[n].slot = ledger_account_slot(&b->accounts[acct[s]].meta, NULL);
+			n++;
+		}
+	}
+	if (n == 0)
+		return;
+	qsort(rows, n, sizeof(SlotDelta), cmp_slot_delta);
+	ids = palloc(sizeof(Datum) * n);
+	slots = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		if (m == 0 || cmp_slot_delta(&rows[i], &rows[m - 1]) != 0)
+		{
+			rows[m] = rows[i];
+			ids[m] = Int64GetDatum(rows[m].account_id);
+			slots[m] = Int16GetDatum(rows[m].slot);
+			m++;
+		}
+	args[0] = PointerGetDatum(construct_array(ids, m, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(slots, m, INT2OID, 2, true, TYPALIGN_SHORT));
+	ledger_prepare(&lock_plan,
+				   "SELECT b.account_id, b.debits_pending, b.debits_posted, b.credits_pending,"
+				   "       b.credits_posted, b.closed"
+				   "  FROM unnest($1, $2) AS d(account_id, slot)"
+				   "  JOIN lexledger.account_balance b"
+				   "    ON b.account_id = d.account_id AND b.slot = d.slot"
+				   " ORDER BY b.account_id, b.slot"
+				   "   FOR NO KEY UPDATE OF b",
+				   2, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID});
+	ret = SPI_execute_plan(lock_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "lexledger: balance lock failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != (uint64) m)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
+				 errmsg("account_not_found: %d balance rows of the batch's accounts are missing",
+						m - (int) SPI_processed)));
+	for (int k = 0; k < b->naccounts; k++)
+		b->accounts[k].closed = false;
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		BatchAccount *a = &b->accounts[account_index(b, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)))];
+
+		if (LedgerAccountIsLimited(&a->meta))
+		{
+			a->counters.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			a->counters.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+			a->counters.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+			a->counters.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		}
+		a->closed |= DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+	}
 }
 
 /*
@@ -519,8 +616,15 @@ play_requests(Batch *b)
 	ctl.keysize = sizeof(pg_uuid_t);
 	ctl.entrysize = sizeof(PostedEntry);
 	ctl.hcxt = CurrentMemoryContext;
+	if (b->posted != NULL)
+		hash_destroy(b->posted);
 	b->posted = hash_create("lexledger batch ids", Max(b->n, 16), &ctl,
 							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (int i = 0; i < b->n; i++)
+	{
+		b->items[i].result = b->items[i].initial_result;
+		b->items[i].duplicate_of = -1;
+	}
 
 	while (start < b->n)
 	{
@@ -577,9 +681,13 @@ is_new_posting(const BatchItem *item)
 	return strcmp(item->result, "ok") == 0;
 }
 
-/* Step 6: the transfers (and holds) that passed, in one statement. */
+/*
+ * Step 5: the transfers (and holds) that passed, in one statement.  Returns
+ * how many, or -1 when a concurrent transaction posted one of the ids since
+ * step 2 and "strict" is false.
+ */
 static int
-insert_transfers(Batch *b)
+insert_transfers(Batch *b, bool strict)
 {
 	int			n = 0,
 				ret;
@@ -661,6 +769,8 @@ insert_transfers(Batch *b)
 	 * skipped by ON CONFLICT, but step 5 counted it: the decisions no longer
 	 * hold.  Give up; a retry sees that transfer and answers 'exists'.
 	 */
+	if (SPI_processed != (uint64) n && !strict)
+		return -1;
 	if (SPI_processed != (uint64) n)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -691,24 +801,6 @@ insert_transfers(Batch *b)
 		}
 	}
 	return n;
-}
-
-typedef struct SlotDelta
-{
-	int64		account_id;
-	int16		slot;
-	Counters	delta;
-} SlotDelta;
-
-static int
-cmp_slot_delta(const void *a, const void *b)
-{
-	const SlotDelta *x = a,
-			   *y = b;
-
-	if (x->account_id != y->account_id)
-		return (x->account_id > y->account_id) - (x->account_id < y->account_id);
-	return x->slot - y->slot;
 }
 
 /* Step 7: the summed deltas, one row per (account, slot), in key order. */
@@ -827,6 +919,54 @@ emit_results(Batch *b, ReturnSetInfo *rsinfo)
 	}
 }
 
+/* Whether playing the requests again gave every one the same result. */
+static bool
+same_results(Batch *b, const char **before)
+{
+	for (int i = 0; i < b->n; i++)
+		if (strcmp(b->items[i].result, before[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Steps 5 to 7 in a subtransaction: insert, then lock and check that the
+ * decisions of step 4 still hold.  Returns false, having undone everything,
+ * when they do not.
+ */
+static bool
+post_optimistically(Batch *b)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	const char **decided = palloc(sizeof(char *) * Max(b->n, 1));
+	bool		kept;
+
+	for (int i = 0; i < b->n; i++)
+		decided[i] = b->items[i].result;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+
+	kept = insert_transfers(b, false) >= 0;
+	if (kept)
+	{
+		lock_rows(b);
+		play_requests(b);
+		kept = same_results(b, decided);
+	}
+	if (kept)
+	{
+		update_counters(b);
+		ReleaseCurrentSubTransaction();
+	}
+	else
+		RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return kept;
+}
+
 PG_FUNCTION_INFO_V1(lexledger_transfer_batch);
 
 /*
@@ -847,10 +987,18 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 	read_requests(&b, PG_GETARG_ARRAYTYPE_P(0));
 	find_existing(&b);
 	read_accounts(&b);
-	lock_limited_accounts(&b);
+	for (int i = 0; i < b.n; i++)
+		b.items[i].initial_result = b.items[i].result;
 	play_requests(&b);
-	if (insert_transfers(&b) > 0)
-		update_counters(&b);
+
+	if (!post_optimistically(&b))
+	{
+		/* decide again, this time under the locks */
+		lock_rows(&b);
+		play_requests(&b);
+		if (insert_transfers(&b, true) > 0)
+			update_counters(&b);
+	}
 	emit_results(&b, rsinfo);
 	SPI_finish();
 	return (Datum) 0;

@@ -20,23 +20,16 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	/* Settings every backend may read, preloaded or not. */
+	/*
+	 * Every setting is defined whether or not the library is preloaded, so
+	 * that loading it late never discards what postgresql.conf says.
+	 */
 	DefineCustomIntVariable("lexledger.balance_slots",
 							"Balance rows given to a new account without a balance limit.",
 							"More rows let more sessions post to the same account at once; "
 							"accounts with a limit always get one.",
 							&lexledger_balance_slots, 16, 1, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-
-	/*
-	 * The SQL functions work without preloading; the background worker
-	 * (hold expiry) needs shared_preload_libraries.
-	 */
-	if (!process_shared_preload_libraries_in_progress)
-	{
-		MarkGUCPrefixReserved("lexledger");
-		return;
-	}
 
 	DefineCustomStringVariable("lexledger.database_name",
 							   "Database in which lexledger's background workers run.",
@@ -53,6 +46,12 @@ _PG_init(void)
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("lexledger");
 
+	/*
+	 * The SQL functions work without preloading; the background worker
+	 * (hold expiry) needs shared_preload_libraries.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	if (IsBinaryUpgrade)
 		return;
 	lexledger_register_workers();

@@ -219,25 +219,28 @@ BEGIN
       USING ERRCODE = 'LX104', DETAIL = format('slots = %s', slots);
   END IF;
 
-  IF name IS NOT NULL THEN
-    SELECT * INTO a FROM lexledger.account ac WHERE ac.name = open_account.name;
-    IF FOUND THEN
-      IF (a.currency, a.kind, a.owner, a.debits_must_not_exceed_credits, a.credits_must_not_exceed_debits)
-         IS DISTINCT FROM (currency, kind, owner, debits_must_not_exceed_credits, credits_must_not_exceed_debits) THEN
-        RAISE EXCEPTION 'account_exists_with_different_fields: account "%" exists with other fields', name
-          USING ERRCODE = 'LX120',
-                DETAIL = format('existing: %s %s owner %s', a.currency, a.kind, coalesce(a.owner, 'none'));
-      END IF;
-      RETURN a;
-    END IF;
-  END IF;
-
   INSERT INTO lexledger.account AS ac
     (name, currency, kind, owner, debits_must_not_exceed_credits,
      credits_must_not_exceed_debits, slots, metadata)
   VALUES (name, currency, kind, owner, debits_must_not_exceed_credits,
           credits_must_not_exceed_debits, n, metadata)
+  ON CONFLICT ON CONSTRAINT account_name_is_unique DO NOTHING
   RETURNING * INTO a;
+  IF NOT FOUND THEN
+    -- the name is taken (perhaps by a concurrent call we just waited for):
+    -- the same account is an idempotent success, another one an error
+    SELECT * INTO a FROM lexledger.account ac WHERE ac.name = open_account.name;
+    IF (a.currency, a.kind, a.owner, a.debits_must_not_exceed_credits,
+        a.credits_must_not_exceed_debits, a.slots, a.metadata)
+       IS DISTINCT FROM (currency, kind, owner, debits_must_not_exceed_credits,
+                         credits_must_not_exceed_debits, n, metadata) THEN
+      RAISE EXCEPTION 'account_exists_with_different_fields: account "%" exists with other fields', name
+        USING ERRCODE = 'LX120',
+              DETAIL = format('existing: %s %s, owner %s, slots %s', a.currency, a.kind,
+                              coalesce(a.owner, 'none'), a.slots);
+    END IF;
+    RETURN a;
+  END IF;
   INSERT INTO lexledger.account_balance (account_id, slot)
     SELECT a.id, s FROM generate_series(0, n - 1) s;
   RETURN a;
@@ -349,7 +352,12 @@ CREATE FUNCTION lexledger.statement(account_id bigint, from_time timestamptz, to
 RETURNS TABLE (created_at timestamptz, transfer_id uuid, kind lexledger.transfer_kind, code integer,
                counterparty_id bigint, debit lexledger.amount, credit lexledger.amount,
                pending_change lexledger.amount, balance lexledger.amount, reference jsonb)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM lexledger.account a WHERE a.id = statement.account_id) THEN
+    RAISE EXCEPTION 'account_not_found: account % does not exist', statement.account_id USING ERRCODE = 'LX100';
+  END IF;
+  RETURN QUERY
   WITH acc AS (SELECT a.currency FROM lexledger.account a WHERE a.id = statement.account_id),
   opening AS (
     SELECT coalesce(sum(e.credits_posted - e.debits_posted), 0) AS posted
@@ -372,8 +380,8 @@ LANGUAGE sql STABLE AS $$
          t.reference
     FROM moves m CROSS JOIN acc CROSS JOIN opening
     JOIN lexledger.transfer t ON t.id = m.transfer_id
-   ORDER BY m.created_at, m.transfer_id
-$$;
+   ORDER BY m.created_at, m.transfer_id;
+END $$;
 COMMENT ON FUNCTION lexledger.statement(bigint, timestamptz, timestamptz) IS
   'Every transfer touching the account in [from_time, to_time), oldest first, with the running posted balance (credits - debits).';
 
@@ -457,3 +465,11 @@ LANGUAGE sql STABLE AS $$
 $$;
 COMMENT ON FUNCTION lexledger.verify() IS
   'Proves the ledger: every currency nets to zero, every counter equals the sum of its transfers, limits hold, holds are consistent. Returns nothing when healthy.';
+
+-- pg_dump dumps the rows of an extension's tables only when they are
+-- registered as configuration tables: the ledger is data, not definition.
+SELECT pg_catalog.pg_extension_config_dump('lexledger.account', '');
+SELECT pg_catalog.pg_extension_config_dump('lexledger.account_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('lexledger.account_balance', '');
+SELECT pg_catalog.pg_extension_config_dump('lexledger.transfer', '');
+SELECT pg_catalog.pg_extension_config_dump('lexledger.pending_transfer', '');

@@ -1,6 +1,9 @@
 -- maintenance.sql: housekeeping that pg_cron runs (nightly verify) and the
 -- status of lexledger's background worker.
 
+INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
+  ('pg_cron_missing', '55000', 'schedule_maintenance() needs pg_cron installed in this database');
+
 CREATE TABLE lexledger.verify_run (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   started_at  timestamptz NOT NULL,
@@ -9,6 +12,8 @@ CREATE TABLE lexledger.verify_run (
   report      jsonb NOT NULL,
   CONSTRAINT verify_run_problems_counted CHECK (problems >= 0)
 );
+SELECT pg_catalog.pg_extension_config_dump('lexledger.verify_run', '');
+SELECT pg_catalog.pg_extension_config_dump('lexledger.verify_run_id_seq', '');
 CREATE INDEX verify_run_started_idx ON lexledger.verify_run (started_at);
 COMMENT ON TABLE lexledger.verify_run IS
   'History of lexledger.record_verify() runs (the nightly pg_cron job): problems = 0 means the ledger was proven healthy.';

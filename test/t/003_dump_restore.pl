@@ -1,0 +1,52 @@
+# pg_dump and restore keep the whole ledger: accounts, balances, transfers,
+# holds, the verify history and the identity sequences.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LexLedger::Test qw(new_lexledger_node);
+
+my $node = new_lexledger_node('dump');
+$node->safe_psql('postgres', q{
+	SELECT lexledger.open_account('USD', 'house', name => 'house');
+	SELECT lexledger.open_account('USD', 'escrow', name => 'escrow');
+	SELECT lexledger.open_account('USD', name => 'w' || g, debits_must_not_exceed_credits => true)
+	  FROM generate_series(1, 5) g;
+	SELECT lexledger.transfer(md5('fund' || g)::uuid, 1, 2 + g, '100.00 USD') FROM generate_series(1, 5) g;
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000001', 3, 2, '10.00 USD', timeout => '1 hour');
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000002', 4, 2, '20.00 USD');
+	SELECT lexledger.capture('a0000000-0000-0000-0000-000000000003', 'a0000000-0000-0000-0000-000000000002', '5.00 USD');
+	SELECT lexledger.record_verify();
+});
+
+my $summary = q{
+	SELECT (SELECT count(*) FROM lexledger.account) || '/' ||
+	       (SELECT count(*) FROM lexledger.account_balance) || '/' ||
+	       (SELECT count(*) FROM lexledger.transfer) || '/' ||
+	       (SELECT string_agg(status::text, ',' ORDER BY transfer_id) FROM lexledger.pending_transfer) || '/' ||
+	       (SELECT count(*) FROM lexledger.verify_run) || '/' ||
+	       (SELECT string_agg(available_balance::text, ',' ORDER BY g) FROM generate_series(1, 7) g,
+	               LATERAL lexledger.balance(g))
+};
+my $before = $node->safe_psql('postgres', $summary);
+
+my $dump = $node->basedir . '/ledger.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ], 'pg_restore');
+
+is($node->safe_psql('restored', $summary), $before, 'the restored ledger has every row and balance');
+is($node->safe_psql('restored', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify() is clean after restore');
+
+# the identity sequence continues: a new account does not reuse an id
+is($node->safe_psql('restored', q{SELECT id FROM lexledger.open_account('USD', name => 'after-restore')}),
+	'8', 'account ids continue after restore');
+# and the restored ledger posts, captures and refuses as before
+is($node->safe_psql('restored', q{
+	SELECT amount FROM lexledger.capture('a0000000-0000-0000-0000-000000000004', 'a0000000-0000-0000-0000-000000000001')}),
+	'10.00 USD', 'a hold made before the dump is captured after the restore');
+my ($ret, $out, $err) = $node->psql('restored', q{SELECT lexledger.transfer('b0000000-0000-0000-0000-000000000001', 3, 1, '90.01 USD')});
+like($err, qr/insufficient_funds/, 'limits hold after the restore');
+
+$node->stop;
+done_testing();

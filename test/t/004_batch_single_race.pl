@@ -1,0 +1,50 @@
+# Single transfers, holds and batches racing over the same accounts, among
+# them a house account with one balance row that all of them credit: no
+# deadlock, no failed transaction, no overdraft, verify() clean.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LexLedger::Test qw(new_lexledger_node);
+
+my $node = new_lexledger_node('race', "deadlock_timeout = '100ms'");
+$node->safe_psql('postgres', q{
+	SELECT lexledger.open_account('USD', 'house', name => 'house', slots => 1);
+	SELECT lexledger.open_account('USD', name => 'w' || g, debits_must_not_exceed_credits => true)
+	  FROM generate_series(1, 20) g;
+	SELECT lexledger.transfer(md5('fund' || g)::uuid, 1, 1 + g, '10.00 USD') FROM generate_series(1, 20) g;
+});
+
+my $dir = PostgreSQL::Test::Utils::tempdir;
+# wallets are accounts 2..21, the house is 1; amounts are large enough that
+# some requests run out of funds, which must fail cleanly, not deadlock
+PostgreSQL::Test::Utils::append_to_file("$dir/single.sql", q{
+\set a random(2, 21)
+\set b random(1, 21)
+SELECT count(*) FROM (SELECT 1 WHERE :a <> :b) s,
+  LATERAL lexledger.transfer_batch(ARRAY[ROW(gen_random_uuid(), :a, :b, '0.30 USD', 1, NULL, false, NULL, false)]::lexledger.transfer_request[]);
+SELECT lexledger.transfer(gen_random_uuid(), 1, :a, '0.20 USD');
+});
+PostgreSQL::Test::Utils::append_to_file("$dir/batch.sql", q{
+\set base random(0, 19)
+SELECT count(*) FROM lexledger.transfer_batch((
+  SELECT array_agg(ROW(gen_random_uuid(), 2 + (:base + g) % 20,
+                       CASE WHEN g % 3 = 0 THEN 1 ELSE 2 + (:base + g * 7 + 1) % 20 END,
+                       '0.25 USD', 2, NULL, g % 5 = 0, NULL, false)::lexledger.transfer_request)
+    FROM generate_series(1, 40) g
+   WHERE (:base + g) % 20 <> (:base + g * 7 + 1) % 20));
+});
+
+my ($stdout, $stderr) = run_command(
+	[ 'pgbench', '-n', '-c', '6', '-j', '2', '-T', '8', '-f', "$dir/single.sql", '-f', "$dir/batch.sql",
+	  '-d', $node->connstr('postgres') ]);
+like($stdout, qr/number of failed transactions: 0 /, 'pgbench counts no failed transaction');
+unlike($stderr, qr/ERROR|abort/i, 'six clients mixing single transfers and batches hit no error');
+
+is($node->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify() is clean');
+ok($node->safe_psql('postgres', q{SELECT count(*) FROM lexledger.transfer WHERE code = 2}) > 0,
+	'batches posted');
+ok(!$node->log_contains('deadlock detected'), 'no deadlock in the server log');
+
+$node->stop;
+done_testing();
