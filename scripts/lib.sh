@@ -88,7 +88,7 @@ stop_cluster() {
 # lexledger's housekeeping scheduled in pg_cron.
 create_database() {
 	local dir=$1 port=$2 db=$3
-	local psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$dir/run" -p "$port" -U postgres)
+	local psql=(env PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$dir/run" -p "$port" -U postgres)
 	if ! "${psql[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
 		"${psql[@]}" -d postgres -c "CREATE DATABASE \"$db\""
 	fi
