@@ -133,7 +133,7 @@ SELECT ordinal, id, result, created_at IS NOT NULL AS has_time
     -- 10-11: a linked chain that posts
     ROW('00000000-0000-0000-0000-0000000000d1', :erin, :bob, '1.00 USD', 7, NULL, false, NULL, true),
     ROW('00000000-0000-0000-0000-0000000000d2', :bob, :erin, '1.00 USD', 7, NULL, false, NULL, false),
-    -- 12: bad requests
+    -- 12-19: bad requests
     ROW('00000000-0000-0000-0000-0000000000e1', :house, :house, '1.00 USD', 0, NULL, false, NULL, false),
     ROW('00000000-0000-0000-0000-0000000000e2', :house, 999999, '1.00 USD', 0, NULL, false, NULL, false),
     ROW('00000000-0000-0000-0000-0000000000e3', :house, :rand, '1.00 USD', 0, NULL, false, NULL, false),
@@ -142,7 +142,7 @@ SELECT ordinal, id, result, created_at IS NOT NULL AS has_time
     ROW('00000000-0000-0000-0000-0000000000e5', :house, :bob, '1.00 USD', 0, NULL, false, '1 hour', false),
     ROW('00000000-0000-0000-0000-0000000000e6', :house, :dave, '1.00 USD', 0, NULL, false, NULL, false),
     ROW('00000000-0000-0000-0000-0000000000e7', :house, :bob, '1.00 USD', NULL, NULL, false, NULL, false),
-    -- 19: a hold, and a chain left open at the end of the batch
+    -- 20-21: a hold, and a chain left open at the end of the batch
     ROW('00000000-0000-0000-0000-0000000000f1', :erin, :house, '1.00 USD', 8, NULL, true, '1 hour', false),
     ROW('00000000-0000-0000-0000-0000000000f2', :house, :erin, '1.00 USD', 9, NULL, false, NULL, true)
   ]::lexledger.transfer_request[]);

@@ -6,7 +6,8 @@
  * set-based statements, whatever its size:
  *
  *	1. read every request and check what needs no table;
- *	2. find the ids already posted (idempotent retries: result 'exists');
+ *	2. (careful path only) find the ids already posted: idempotent retries,
+ *	   answered 'exists';
  *	3. read the accounts and, for those with a limit, their counters (one
  *	   query, no lock);
  *	4. play the requests in order against those counters, linked chains all
@@ -18,13 +19,14 @@
  *	7. if every request ends as it did in step 4, add the summed deltas to
  *	   the balance rows (one statement) and keep it all.
  *
- * Steps 5 to 7 run in one subtransaction.  Row locks are thus taken after
- * the expensive insert and held only for the update and the commit, so
- * concurrent batches over the same wallets overlap instead of queueing.
- * When the locked counters tell a different story (a concurrent transfer
- * changed a balance the batch relied on) the subtransaction is rolled back
- * and the batch is decided again under the locks: lock, play, insert,
- * update.  Either way the decisions stand on locked rows, and every posting
+ * The fast path skips step 2 and runs steps 5 to 7 in one subtransaction.
+ * The insert's ON CONFLICT then reveals ids already posted, and row locks
+ * are taken after the expensive insert and held only for the update and the
+ * commit, so concurrent batches over the same wallets overlap instead of
+ * queueing.  When the batch turns out to hold a retry, or the locked
+ * counters tell a different story (a concurrent transfer changed a balance
+ * the batch relied on), the subtransaction is rolled back and the careful
+ * path decides again: step 2, then lock, play, insert, update.  Either way the decisions stand on locked rows, and every posting
  * path takes balance rows in (account, slot) order, so none deadlocks with
  * another.  A request that fails gets its error code as result and changes
  * nothing; the others still post.
@@ -102,6 +104,7 @@ static SPIPlanPtr accounts_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr counters_plan = NULL;
+static SPIPlanPtr failed_posted_plan = NULL;
 
 static void
 item_fails(BatchItem *item, const char *code)
@@ -784,7 +787,8 @@ insert_transfers(Batch *b, bool strict)
 		PostedEntry *e = hash_search(b->posted, &id, HASH_FIND, NULL);
 
 		if (e == NULL)
-			elog(ERROR, "lexledger: batch inserted an unexpected transfer");
+			elog(ERROR, "lexledger: batch inserted unexpected transfer %s",
+				 uuid_to_cstring(&id));
 		b->items[e->item].created_at =
 			DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 		b->items[e->item].created_at_isnull = false;
@@ -929,10 +933,48 @@ same_results(Batch *b, const char **before)
 	return true;
 }
 
+static bool
+failed_with_id(const BatchItem *item)
+{
+	return !item->id_isnull && strcmp(item->result, "ok") != 0 &&
+		strcmp(item->result, "exists") != 0;
+}
+
 /*
- * Steps 5 to 7 in a subtransaction: insert, then lock and check that the
- * decisions of step 4 still hold.  Returns false, having undone everything,
- * when they do not.
+ * Whether a request that failed in step 4 reuses the id of a posted
+ * transfer: its answer is then 'exists' (or exists_with_different_...),
+ * which only the careful path works out.
+ */
+static bool
+any_failed_id_posted(Batch *b)
+{
+	int			count;
+	Datum		ids = uuid_array(b, failed_with_id, &count);
+	int			ret;
+
+	if (count == 0)
+		return false;
+	ledger_prepare(&failed_posted_plan,
+				   "SELECT 1 FROM lexledger.transfer WHERE id = ANY ($1) LIMIT 1",
+				   1, (Oid[]) {UUIDARRAYOID});
+	ret = SPI_execute_plan(failed_posted_plan, &ids, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "lexledger: transfer lookup failed: %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+static void
+save_initial_results(Batch *b)
+{
+	for (int i = 0; i < b->n; i++)
+		b->items[i].initial_result = b->items[i].result;
+}
+
+/*
+ * The fast path, steps 5 to 7 in a subtransaction: insert (which also
+ * tells whether any id is already posted: ON CONFLICT skips it), then lock
+ * and check that the decisions of step 4 still hold.  Returns false, having
+ * undone everything, when they do not or when the batch holds a retry.
  */
 static bool
 post_optimistically(Batch *b)
@@ -948,7 +990,7 @@ post_optimistically(Batch *b)
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 
-	kept = insert_transfers(b, false) >= 0;
+	kept = insert_transfers(b, false) >= 0 && !any_failed_id_posted(b);
 	if (kept)
 	{
 		lock_rows(b);
@@ -985,15 +1027,17 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 
 	ledger_spi_connect();
 	read_requests(&b, PG_GETARG_ARRAYTYPE_P(0));
-	find_existing(&b);
 	read_accounts(&b);
-	for (int i = 0; i < b.n; i++)
-		b.items[i].initial_result = b.items[i].result;
+	save_initial_results(&b);
 	play_requests(&b);
 
 	if (!post_optimistically(&b))
 	{
-		/* decide again, this time under the locks */
+		/* the careful path: retries first, then decide under the locks */
+		for (int i = 0; i < b.n; i++)
+			b.items[i].result = b.items[i].initial_result;
+		find_existing(&b);
+		save_initial_results(&b);
 		lock_rows(&b);
 		play_requests(&b);
 		if (insert_transfers(&b, true) > 0)
