@@ -147,8 +147,9 @@ SELECT ordinal, id, result, created_at IS NOT NULL AS has_time
     ROW('00000000-0000-0000-0000-0000000000f2', :house, :erin, '1.00 USD', 9, NULL, false, NULL, true)
   ]::lexledger.transfer_request[]);
 SELECT posted_balance, available_balance, debits_pending FROM lexledger.balance(:erin);
-SELECT status, amount, expires_at > now() AS expires_later FROM lexledger.pending_transfer
- WHERE transfer_id = '00000000-0000-0000-0000-0000000000f1';
+SELECT status, amount, expires_at > now() AS expires_later FROM lexledger.hold
+ WHERE id = '00000000-0000-0000-0000-0000000000f1';
+SELECT count(*) AS live_holds FROM lexledger.pending_transfer;
 -- retrying the whole batch posts nothing new
 SELECT count(*) AS transfers_before FROM lexledger.transfer \gset
 SELECT result, count(*) FROM lexledger.transfer_batch(ARRAY[

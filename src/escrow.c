@@ -2,13 +2,13 @@
  * escrow.c
  *		Holds (pending transfers): capture, release and expiry.
  *
- * A hold is a transfer of kind 'pending' plus a row in
- * lexledger.pending_transfer that records its fate.  Capture, release and
- * the expiry worker all begin by moving that row out of status 'pending'
- * with one UPDATE ... WHERE status = 'pending'; the row lock makes them
- * queue, and the re-check of the WHERE clause after the wait makes every
- * loser see zero rows.  Exactly one resolution is ever written, and the
- * unique index transfer_resolves_a_hold_once backs that up.
+ * A hold is a transfer of kind 'pending' plus, while it is pending, a row in
+ * lexledger.pending_transfer.  Capture, release and the expiry worker all
+ * begin by deleting that row; the row lock makes them queue, and after the
+ * wait every loser finds the row gone and zero rows deleted.  Exactly one
+ * resolution is ever written, and the unique index
+ * transfer_resolves_a_hold_once backs that up.  What became of a resolved
+ * hold is read from its resolution.
  *
  * Whether a hold has expired is judged by the clock at the moment of the
  * statement (clock_timestamp), not by the start of the caller's
@@ -85,7 +85,11 @@ escrow_record_hold(const TransferRow *t, HeapTuple tuple, TupleDesc tupdesc)
 		elog(ERROR, "lexledger: hold insert failed: %s", SPI_result_code_string(ret));
 }
 
-/* Reads the hold "pending_id" (without locking); false if there is none. */
+/*
+ * Reads the hold "pending_id" (without locking): its transfer, whether it
+ * is still pending and whether its timeout has passed, or its resolution.
+ * False if no hold has this id.
+ */
 static bool
 read_hold(const pg_uuid_t *pending_id, Hold *hold)
 {
@@ -97,11 +101,16 @@ read_hold(const pg_uuid_t *pending_id, Hold *hold)
 	int			ret;
 
 	ledger_prepare(&read_hold_plan,
-				   "SELECT p.debit_account_id, p.credit_account_id, p.amount, t.code,"
-				   "       p.status::text, coalesce(p.expires_at <= clock_timestamp(), false), p.resolved_by"
-				   "  FROM lexledger.pending_transfer p"
-				   "  JOIN lexledger.transfer t ON t.id = p.transfer_id"
-				   " WHERE p.transfer_id = $1",
+				   "SELECT t.debit_account_id, t.credit_account_id, t.amount, t.code,"
+				   "       CASE WHEN p.transfer_id IS NOT NULL THEN 'pending'"
+				   "            WHEN r.kind = 'post_pending' THEN 'posted'"
+				   "            WHEN r.kind = 'void_pending' THEN 'voided'"
+				   "            WHEN r.kind = 'expire_pending' THEN 'expired' END,"
+				   "       coalesce(p.expires_at <= clock_timestamp(), false), r.id"
+				   "  FROM lexledger.transfer t"
+				   "  LEFT JOIN lexledger.pending_transfer p ON p.transfer_id = t.id"
+				   "  LEFT JOIN lexledger.transfer r ON r.pending_id = t.id"
+				   " WHERE t.id = $1 AND t.kind = 'pending'",
 				   1, (Oid[]) {UUIDOID});
 	ret = SPI_execute_plan(read_hold_plan, &arg, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
@@ -115,6 +124,9 @@ read_hold(const pg_uuid_t *pending_id, Hold *hold)
 	hold->amount = *DatumGetAmountP(SPI_getbinval(tup, desc, 3, &isnull));
 	hold->code = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	hold->status = SPI_getvalue(tup, desc, 5);
+	if (hold->status == NULL)
+		elog(ERROR, "lexledger: hold %s is neither pending nor resolved; run lexledger.verify()",
+			 uuid_to_cstring(pending_id));
 	hold->expired = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 	d = SPI_getbinval(tup, desc, 7, &hold->resolved_by_isnull);
 	if (!hold->resolved_by_isnull)
@@ -123,35 +135,27 @@ read_hold(const pg_uuid_t *pending_id, Hold *hold)
 }
 
 /*
- * Moves the hold out of 'pending'.  False when another resolution got there
- * first (or the hold has expired and this is not the expiry).
+ * Takes the hold out of pending_transfer.  False when another resolution
+ * got there first (or the hold has expired and this is not the expiry, or
+ * has not and this is).
  */
 static bool
 claim_hold(const TransferRow *t)
 {
-	static const char *const status_for_kind[] = {
-		[TK_POST_PENDING] = "posted",
-		[TK_VOID_PENDING] = "voided",
-		[TK_EXPIRE_PENDING] = "expired",
-	};
-	Datum		values[4];
+	Datum		values[2];
 	int			ret;
 
 	ledger_prepare(&resolve_hold_plan,
-				   "UPDATE lexledger.pending_transfer"
-				   "   SET status = $2::text::lexledger.pending_status,"
-				   "       resolved_by = $3, resolved_at = clock_timestamp()"
-				   " WHERE transfer_id = $1 AND status = 'pending'"
-				   "   AND (CASE WHEN $4 THEN expires_at <= clock_timestamp()"
+				   "DELETE FROM lexledger.pending_transfer"
+				   " WHERE transfer_id = $1"
+				   "   AND (CASE WHEN $2 THEN expires_at <= clock_timestamp()"
 				   "             ELSE expires_at IS NULL OR expires_at > clock_timestamp() END)",
-				   4, (Oid[]) {UUIDOID, TEXTOID, UUIDOID, BOOLOID});
+				   2, (Oid[]) {UUIDOID, BOOLOID});
 	values[0] = UUIDPGetDatum(&t->pending_id);
-	values[1] = CStringGetTextDatum(status_for_kind[t->kind]);
-	values[2] = UUIDPGetDatum(&t->id);
-	values[3] = BoolGetDatum(t->kind == TK_EXPIRE_PENDING);
+	values[1] = BoolGetDatum(t->kind == TK_EXPIRE_PENDING);
 	ret = SPI_execute_plan(resolve_hold_plan, values, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "lexledger: hold update failed: %s", SPI_result_code_string(ret));
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "lexledger: hold claim failed: %s", SPI_result_code_string(ret));
 	return SPI_processed == 1;
 }
 
@@ -364,7 +368,7 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 	ledger_prepare(&due_holds_plan,
 				   "SELECT transfer_id, md5('lexledger expiry of ' || transfer_id::text)::uuid"
 				   "  FROM lexledger.pending_transfer"
-				   " WHERE status = 'pending' AND expires_at <= clock_timestamp()"
+				   " WHERE expires_at <= clock_timestamp()"
 				   " ORDER BY expires_at LIMIT $1"
 				   "   FOR UPDATE SKIP LOCKED",
 				   1, (Oid[]) {INT4OID});

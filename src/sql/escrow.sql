@@ -40,11 +40,17 @@ COMMENT ON FUNCTION lexledger.expire_holds(integer) IS
   'Releases up to max_holds holds whose timeout has passed and returns how many. The expiry worker calls it every lexledger.expiry_naptime; callable by hand.';
 
 CREATE VIEW lexledger.hold AS
-  SELECT p.transfer_id AS id, p.debit_account_id, p.credit_account_id, p.amount,
-         p.status, t.created_at, p.expires_at, p.resolved_by, p.resolved_at,
-         r.amount AS captured, t.code, t.reference
-    FROM lexledger.pending_transfer p
-    JOIN lexledger.transfer t ON t.id = p.transfer_id
-    LEFT JOIN lexledger.transfer r ON r.id = p.resolved_by AND r.kind = 'post_pending';
+  SELECT t.id, t.debit_account_id, t.credit_account_id, t.amount,
+         (CASE r.kind WHEN 'post_pending' THEN 'posted'
+                      WHEN 'void_pending' THEN 'voided'
+                      WHEN 'expire_pending' THEN 'expired'
+                      ELSE 'pending' END)::lexledger.pending_status AS status,
+         t.created_at, t.created_at + t.timeout AS expires_at,
+         r.id AS resolved_by, r.created_at AS resolved_at,
+         CASE WHEN r.kind = 'post_pending' THEN r.amount END AS captured,
+         t.code, t.reference
+    FROM lexledger.transfer t
+    LEFT JOIN lexledger.transfer r ON r.pending_id = t.id
+   WHERE t.kind = 'pending';
 COMMENT ON VIEW lexledger.hold IS
-  'Every hold with its status, expiry and how much of it was captured.';
+  'Every hold ever placed with its status, expiry and how much of it was captured. For the holds still pending (a small table) read lexledger.pending_transfer.';

@@ -142,9 +142,15 @@ CREATE TRIGGER transfer_is_never_truncated
   BEFORE TRUNCATE ON lexledger.transfer
   FOR EACH STATEMENT EXECUTE FUNCTION lexledger.refuse_history_change();
 
--- State of each hold.  Mutable (status moves once from pending), unlike the
--- history: it is what capture, release and the expiry worker lock.
+-- The holds still pending: a small, mutable table beside the immutable
+-- history.  Capture, release and the expiry worker each begin by deleting
+-- the hold's row; the row lock makes them queue and exactly one finds the
+-- row.  A resolved hold's fate is its resolution in lexledger.transfer
+-- (pending_id), so this table only ever holds live holds and takes no
+-- update churn.
 CREATE TYPE lexledger.pending_status AS ENUM ('pending', 'posted', 'voided', 'expired');
+COMMENT ON TYPE lexledger.pending_status IS
+  'What became of a hold: still pending, captured (posted), released (voided) or expired.';
 
 CREATE TABLE lexledger.pending_transfer (
   transfer_id       uuid NOT NULL,
@@ -152,19 +158,12 @@ CREATE TABLE lexledger.pending_transfer (
   credit_account_id bigint NOT NULL,
   amount            lexledger.amount NOT NULL,
   expires_at        timestamptz,
-  status            lexledger.pending_status NOT NULL DEFAULT 'pending',
-  resolved_by       uuid,
-  resolved_at       timestamptz,
-  CONSTRAINT pending_transfer_pkey PRIMARY KEY (transfer_id),
-  CONSTRAINT pending_transfer_is_a_transfer
-    FOREIGN KEY (transfer_id) REFERENCES lexledger.transfer (id),
-  CONSTRAINT pending_transfer_resolution_is_recorded
-    CHECK ((status = 'pending') = (resolved_by IS NULL AND resolved_at IS NULL))
+  CONSTRAINT pending_transfer_pkey PRIMARY KEY (transfer_id)
 );
 CREATE INDEX pending_transfer_expiry_idx ON lexledger.pending_transfer (expires_at)
-  WHERE status = 'pending' AND expires_at IS NOT NULL;
+  WHERE expires_at IS NOT NULL;
 COMMENT ON TABLE lexledger.pending_transfer IS
-  'One row per hold (pending transfer): its status and expiry. Capture, release and expiry race on this row; exactly one wins.';
+  'The holds still pending, with their expiry. A resolution deletes the row; capture, release and expiry race on it and exactly one wins. lexledger.verify() checks it against the history.';
 
 -- The input of lexledger.transfer_batch().
 CREATE TYPE lexledger.transfer_request AS (
@@ -455,13 +454,22 @@ LANGUAGE sql STABLE AS $$
    WHERE (a.debits_must_not_exceed_credits AND c.dp + c.dpo > c.cpo)
       OR (a.credits_must_not_exceed_debits AND c.cp + c.cpo > c.dpo)
   UNION ALL
-  -- 6. A hold is pending exactly when no resolution of it exists.
-  SELECT 'hold_status_inconsistent', p.debit_account_id, lexledger.currency(p.amount),
-         format('hold %s is %s, resolution %s', p.transfer_id, p.status, coalesce(r.id::text, 'none'))
+  -- 6. A hold is pending (has its row in pending_transfer) exactly when no
+  --    resolution of it exists, and pending_transfer holds nothing else.
+  SELECT 'hold_state_inconsistent', t.debit_account_id, lexledger.currency(t.amount),
+         format('hold %s: %s, resolution %s', t.id,
+                CASE WHEN p.transfer_id IS NULL THEN 'not pending' ELSE 'pending' END,
+                coalesce(r.id::text, 'none'))
+    FROM lexledger.transfer t
+    LEFT JOIN lexledger.pending_transfer p ON p.transfer_id = t.id
+    LEFT JOIN lexledger.transfer r ON r.pending_id = t.id
+   WHERE t.kind = 'pending' AND (p.transfer_id IS NULL) = (r.id IS NULL)
+  UNION ALL
+  SELECT 'pending_row_without_hold', p.debit_account_id, lexledger.currency(p.amount),
+         format('pending_transfer %s names no hold', p.transfer_id)
     FROM lexledger.pending_transfer p
-    LEFT JOIN lexledger.transfer r ON r.pending_id = p.transfer_id
-   WHERE (p.status = 'pending') <> (r.id IS NULL)
-      OR (r.id IS NOT NULL AND r.id IS DISTINCT FROM p.resolved_by)
+    LEFT JOIN lexledger.transfer t ON t.id = p.transfer_id AND t.kind = 'pending'
+   WHERE t.id IS NULL
 $$;
 COMMENT ON FUNCTION lexledger.verify() IS
   'Proves the ledger: every currency nets to zero, every counter equals the sum of its transfers, limits hold, holds are consistent. Returns nothing when healthy.';

@@ -30,15 +30,15 @@ is($node->safe_psql('postgres', q{SELECT available_balance FROM lexledger.balanc
 	'5.00 USD', 'holds reduce the available balance');
 
 ok($node->poll_query_until('postgres', q{
-	SELECT status = 'expired' FROM lexledger.pending_transfer
-	 WHERE transfer_id = 'a0000000-0000-0000-0000-000000000002'}),
+	SELECT status = 'expired' FROM lexledger.hold
+	 WHERE id = 'a0000000-0000-0000-0000-000000000002'}),
 	'the worker released the hold after its timeout');
 is($node->safe_psql('postgres', q{
-	SELECT status FROM lexledger.pending_transfer WHERE transfer_id = 'a0000000-0000-0000-0000-000000000003'}),
+	SELECT status FROM lexledger.hold WHERE id = 'a0000000-0000-0000-0000-000000000003'}),
 	'pending', 'a hold with time left stays');
 is($node->safe_psql('postgres', q{
-	SELECT extract(epoch FROM p.resolved_at - p.expires_at) < 10 FROM lexledger.pending_transfer p
-	 WHERE transfer_id = 'a0000000-0000-0000-0000-000000000002'}),
+	SELECT extract(epoch FROM h.resolved_at - h.expires_at) < 10 FROM lexledger.hold h
+	 WHERE id = 'a0000000-0000-0000-0000-000000000002'}),
 	't', 'released within seconds of the timeout');
 is($node->safe_psql('postgres', q{SELECT available_balance FROM lexledger.balance(3)}),
 	'9.00 USD', 'the expired hold returned its funds');
@@ -59,8 +59,8 @@ $node->safe_psql('postgres', q{
 	  (SELECT id FROM lexledger.account WHERE name = 'escrow'), '1.00 USD', timeout => '1 second');
 });
 ok($node->poll_query_until('postgres', q{
-	SELECT status = 'expired' FROM lexledger.pending_transfer
-	 WHERE transfer_id = 'b0000000-0000-0000-0000-000000000001'}),
+	SELECT status = 'expired' FROM lexledger.hold
+	 WHERE id = 'b0000000-0000-0000-0000-000000000001'}),
 	'after CREATE EXTENSION again, holds expire');
 
 # A crashed worker is restarted by the postmaster.

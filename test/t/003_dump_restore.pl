@@ -23,7 +23,7 @@ my $summary = q{
 	SELECT (SELECT count(*) FROM lexledger.account) || '/' ||
 	       (SELECT count(*) FROM lexledger.account_balance) || '/' ||
 	       (SELECT count(*) FROM lexledger.transfer) || '/' ||
-	       (SELECT string_agg(status::text, ',' ORDER BY transfer_id) FROM lexledger.pending_transfer) || '/' ||
+	       (SELECT string_agg(status::text, ',' ORDER BY id) FROM lexledger.hold) || '/' ||
 	       (SELECT count(*) FROM lexledger.verify_run) || '/' ||
 	       (SELECT string_agg(available_balance::text, ',' ORDER BY g) FROM generate_series(1, 7) g,
 	               LATERAL lexledger.balance(g))
