@@ -479,13 +479,13 @@ ledger_post_counters(const TransferRow *t, const LedgerAccount *debit,
 
 	if (debit->id < credit->id)
 	{
-		ledger_apply(debit, ledger_account_slot(debit, &d), &d, resolution, &t->amount);
-		ledger_apply(credit, ledger_account_slot(credit, &c), &c, resolution, &t->amount);
+		ledger_apply(debit, ledger_account_slot(debit), &d, resolution, &t->amount);
+		ledger_apply(credit, ledger_account_slot(credit), &c, resolution, &t->amount);
 	}
 	else
 	{
-		ledger_apply(credit, ledger_account_slot(credit, &c), &c, resolution, &t->amount);
-		ledger_apply(debit, ledger_account_slot(debit, &d), &d, resolution, &t->amount);
+		ledger_apply(credit, ledger_account_slot(credit), &c, resolution, &t->amount);
+		ledger_apply(debit, ledger_account_slot(debit), &d, resolution, &t->amount);
 	}
 }
 

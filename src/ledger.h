@@ -86,7 +86,7 @@ enum
 /* ledger_account.c */
 extern bool ledger_account_lookup(int64 id, LedgerAccount *out);
 extern void ledger_account_prefetch(const int64 *ids, int n);
-extern int	ledger_account_slot(const LedgerAccount *account, const Counters *delta);
+extern int	ledger_account_slot(const LedgerAccount *account);
 
 /* ledger.c: building blocks of a posting */
 extern void ledger_spi_connect(void);

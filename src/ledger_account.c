@@ -179,7 +179,7 @@ ledger_account_lookup(int64 id, LedgerAccount *out)
  * not queue behind each other's row locks.
  */
 int
-ledger_account_slot(const LedgerAccount *account, const Counters *delta)
+ledger_account_slot(const LedgerAccount *account)
 {
 	if (account->slots <= 1)
 		return 0;

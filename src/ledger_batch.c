@@ -216,7 +216,7 @@ has_id(const BatchItem *item)
 	return !item->id_isnull;
 }
 
-/* Step 2: requests whose id is already posted are retries. */
+/* Step 2 (careful path only): requests whose id is already posted are retries. */
 static void
 find_existing(Batch *b)
 {
@@ -450,6 +450,64 @@ is_candidate(const BatchItem *item)
 }
 
 /*
+ * The balance rows the wanted requests write, one per (account, slot) in
+ * key order, each with the sum of their deltas.  Returns how many.
+ */
+static int
+slot_rows(Batch *b, bool (*want) (const BatchItem *), SlotDelta **out)
+{
+	SlotDelta  *rows = palloc0(sizeof(SlotDelta) * Max(2 * b->n, 1));
+	int			n = 0,
+				m = 0;
+
+	for (int i = 0; i < b->n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+		Counters	delta[2];
+		int			acct[2] = {item->debit, item->credit};
+
+		if (!want(item))
+			continue;
+		transfer_deltas(&item->t, &delta[0], &delta[1]);
+		for (int s = 0; s < 2; s++)
+		{
+			rows[n].account_id = b->accounts[acct[s]].meta.id;
+			rows[n].slot = ledger_account_slot(&b->accounts[acct[s]].meta);
+			rows[n].delta = delta[s];
+			n++;
+		}
+	}
+	if (n > 0)
+		qsort(rows, n, sizeof(SlotDelta), cmp_slot_delta);
+	for (int i = 0; i < n; i++)
+	{
+		if (m > 0 && cmp_slot_delta(&rows[m - 1], &rows[i]) == 0)
+		{
+			if (counters_add(&rows[m - 1].delta, &rows[i].delta, 1))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("amount_out_of_range: the batch overflows the counters of account " INT64_FORMAT,
+								rows[i].account_id)));
+		}
+		else
+			rows[m++] = rows[i];
+	}
+	*out = rows;
+	return m;
+}
+
+/* Every one of the "expected" balance rows must exist. */
+static void
+require_balance_rows(int expected)
+{
+	if (SPI_processed != (uint64) expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
+				 errmsg("account_not_found: %d balance rows of the batch's accounts are missing",
+						expected - (int) SPI_processed)));
+}
+
+/*
  * Step 6: locks every balance row that a request still in play may touch,
  * in (account, slot) order, the order every posting path uses; reads the
  * counters of accounts with a limit and the closed flag of all of them.
@@ -457,41 +515,22 @@ is_candidate(const BatchItem *item)
 static void
 lock_rows(Batch *b)
 {
-	SlotDelta  *rows = palloc0(sizeof(SlotDelta) * Max(2 * b->n, 1));
+	SlotDelta  *rows;
 	Datum	   *ids,
 			   *slots;
 	Datum		args[2];
-	int			n = 0,
-				m = 0,
+	int			m = slot_rows(b, is_candidate, &rows),
 				ret;
 
-	for (int i = 0; i < b->n; i++)
-	{
-		BatchItem  *item = &b->items[i];
-		int			acct[2] = {item->debit, item->credit};
-
-		if (!is_candidate(item))
-			continue;
-		for (int s = 0; s < 2; s++)
-		{
-			rows[n].account_id = b->accounts[acct[s]].meta.id;
-			rows[n].slot = ledger_account_slot(&b->accounts[acct[s]].meta, NULL);
-			n++;
-		}
-	}
-	if (n == 0)
+	if (m == 0)
 		return;
-	qsort(rows, n, sizeof(SlotDelta), cmp_slot_delta);
-	ids = palloc(sizeof(Datum) * n);
-	slots = palloc(sizeof(Datum) * n);
-	for (int i = 0; i < n; i++)
-		if (m == 0 || cmp_slot_delta(&rows[i], &rows[m - 1]) != 0)
-		{
-			rows[m] = rows[i];
-			ids[m] = Int64GetDatum(rows[m].account_id);
-			slots[m] = Int16GetDatum(rows[m].slot);
-			m++;
-		}
+	ids = palloc(sizeof(Datum) * m);
+	slots = palloc(sizeof(Datum) * m);
+	for (int i = 0; i < m; i++)
+	{
+		ids[i] = Int64GetDatum(rows[i].account_id);
+		slots[i] = Int16GetDatum(rows[i].slot);
+	}
 	args[0] = PointerGetDatum(construct_array(ids, m, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	args[1] = PointerGetDatum(construct_array(slots, m, INT2OID, 2, true, TYPALIGN_SHORT));
 	ledger_prepare(&lock_plan,
@@ -506,11 +545,7 @@ lock_rows(Batch *b)
 	ret = SPI_execute_plan(lock_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "lexledger: balance lock failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed != (uint64) m)
-		ereport(ERROR,
-				(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
-				 errmsg("account_not_found: %d balance rows of the batch's accounts are missing",
-						m - (int) SPI_processed)));
+	require_balance_rows(m);
 	for (int k = 0; k < b->naccounts; k++)
 		b->accounts[k].closed = false;
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -606,7 +641,7 @@ unplay_one(Batch *b, BatchItem *item)
 }
 
 /*
- * Step 5: the requests in order; a chain of linked requests (each linked to
+ * Step 4: the requests in order; a chain of linked requests (each linked to
  * the next, the last one not linked) posts whole or not at all.  Members of
  * a failed chain that were posted by an earlier call stay 'exists'.
  */
@@ -807,55 +842,19 @@ insert_transfers(Batch *b, bool strict)
 	return n;
 }
 
-/* Step 7: the summed deltas, one row per (account, slot), in key order. */
+/* Step 7: the summed deltas, one row per (account, slot), already locked. */
 static void
 update_counters(Batch *b)
 {
-	SlotDelta  *rows = palloc0(sizeof(SlotDelta) * Max(2 * b->n, 1));
-	int			n = 0,
-				m = 0,
+	SlotDelta  *rows;
+	int			m = slot_rows(b, is_new_posting, &rows),
 				ret;
 	Datum	   *cols[6];
 	Datum		args[6];
 	Oid			types[6] = {INT8OID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID};
 
-	for (int i = 0; i < b->n; i++)
-	{
-		BatchItem  *item = &b->items[i];
-		Counters	delta[2];
-		int			acct[2] = {item->debit, item->credit};
-
-		if (!is_new_posting(item))
-			continue;
-		transfer_deltas(&item->t, &delta[0], &delta[1]);
-		for (int s = 0; s < 2; s++)
-		{
-			LedgerAccount *meta = &b->accounts[acct[s]].meta;
-
-			rows[n].account_id = meta->id;
-			rows[n].slot = ledger_account_slot(meta, &delta[s]);
-			rows[n].delta = delta[s];
-			n++;
-		}
-	}
-	if (n == 0)
+	if (m == 0)
 		return;
-	qsort(rows, n, sizeof(SlotDelta), cmp_slot_delta);
-	for (int i = 0; i < n; i++)
-	{
-		if (m > 0 && rows[m - 1].account_id == rows[i].account_id &&
-			rows[m - 1].slot == rows[i].slot)
-		{
-			if (counters_add(&rows[m - 1].delta, &rows[i].delta, 1))
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("amount_out_of_range: the batch overflows the counters of account " INT64_FORMAT,
-								rows[i].account_id)));
-		}
-		else
-			rows[m++] = rows[i];
-	}
-
 	for (int c = 0; c < 6; c++)
 		cols[c] = palloc(sizeof(Datum) * m);
 	for (int i = 0; i < m; i++)
@@ -886,13 +885,9 @@ update_counters(Batch *b)
 	ret = SPI_execute_plan(counters_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "lexledger: batch balance update failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed != (uint64) m)
-		ereport(ERROR,
-				(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
-				 errmsg("account_not_found: %d balance rows of the batch's accounts are missing",
-						m - (int) SPI_processed)));
+	require_balance_rows(m);
 
-	/* closed meanwhile (accounts without a limit were not locked in step 4) */
+	/* a safety net: lock_rows already read the closed flags under lock */
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
