@@ -95,5 +95,6 @@ create_database() {
 	"${psql[@]}" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
 		-c "CREATE EXTENSION IF NOT EXISTS lexledger" \
 		-c "ALTER EXTENSION lexledger UPDATE" \
-		-c "SELECT lexledger.schedule_maintenance()" >/dev/null
+		-c "SELECT lexledger.schedule_maintenance()
+		     WHERE NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'lexledger-verify')" >/dev/null
 }
