@@ -14,20 +14,23 @@
  *	   or nothing (undoing a failed chain in memory, so no subtransaction
  *	   per chain);
  *	5. insert the transfers that passed, and their holds (one statement);
- *	6. lock every balance row the batch may touch, in (account, slot) order,
- *	   and play the requests again against the locked counters;
- *	7. if every request ends as it did in step 4, add the summed deltas to
- *	   the balance rows (one statement) and keep it all.
+ *	6. (careful path only) lock every balance row the batch may touch, in
+ *	   (account, slot) order, and play the requests again on the locked
+ *	   counters;
+ *	7. add the summed deltas to the balance rows, one statement that visits
+ *	   them in (account, slot) order.
  *
- * The fast path skips step 2 and runs steps 5 to 7 in one subtransaction.
- * The insert's ON CONFLICT then reveals ids already posted, and row locks
- * are taken after the expensive insert and held only for the update and the
- * commit, so concurrent batches over the same wallets overlap instead of
- * queueing.  When the batch turns out to hold a retry, or the locked
- * counters tell a different story (a concurrent transfer changed a balance
- * the batch relied on), the subtransaction is rolled back and the careful
- * path decides again: step 2, then lock, play, insert, update.  Either way the decisions stand on locked rows, and every posting
- * path takes balance rows in (account, slot) order, so none deadlocks with
+ * The fast path skips steps 2 and 6 and runs 5 and 7 in one subtransaction.
+ * The insert's ON CONFLICT then reveals ids already posted; the update is
+ * what locks the rows, after the expensive insert, so locks are held only
+ * for the update and the commit; and the counters the update returns, less
+ * the batch's own deltas, are the locked counters on which the requests are
+ * played again.  When the batch holds a retry, or the replay tells a
+ * different story (a concurrent transfer changed a balance the batch relied
+ * on), the subtransaction is rolled back and the careful path decides
+ * again: step 2, lock, play, insert, update.  Either way every acceptance
+ * stands on locked rows, and every posting path takes balance rows in
+ * (account, slot) order, so none deadlocks with
  * another.  A request that fails gets its error code as result and changes
  * nothing; the others still post.
  */
@@ -41,6 +44,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
@@ -842,9 +846,47 @@ insert_transfers(Batch *b, bool strict)
 	return n;
 }
 
-/* Step 7: the summed deltas, one row per (account, slot), already locked. */
+/*
+ * Runs the counters update with hash and merge joins off, so that its plan
+ * is a nested loop driven by the sorted deltas: rows are then locked in
+ * (account, slot) order, the order every posting path uses.  Plans made
+ * for this statement are always made under these settings.
+ */
+static int
+execute_in_key_order(SPIPlanPtr plan, Datum *args)
+{
+	int			nestlevel = NewGUCNestLevel();
+	int			ret;
+
+	(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	ret = SPI_execute_plan(plan, args, NULL, false, 0);
+	AtEOXact_GUC(true, nestlevel);
+	return ret;
+}
+
+static int
+slot_row_index(SlotDelta *rows, int m, int64 account_id, int16 slot)
+{
+	SlotDelta	key = {.account_id = account_id, .slot = slot};
+	SlotDelta  *found = bsearch(&key, rows, m, sizeof(SlotDelta), cmp_slot_delta);
+
+	return found ? (int) (found - rows) : -1;
+}
+
+/*
+ * Step 7: adds the summed deltas, one row per (account, slot), in key
+ * order.  On the careful path the rows are already locked and a closed one
+ * is an error (a safety net: lock_rows read the flags under lock).  On the
+ * fast path ("refresh") this update is what locks the rows: the counters
+ * it returns, less the batch's own deltas, become the locked counters of
+ * the accounts with a limit, and the closed flags it returns replace the
+ * snapshot's, for the replay that checks the decisions.
+ */
 static void
-update_counters(Batch *b)
+update_counters(Batch *b, bool refresh)
 {
 	SlotDelta  *rows;
 	int			m = slot_rows(b, is_new_posting, &rows),
@@ -879,25 +921,53 @@ update_counters(Batch *b)
 				   "       credits_posted = b.credits_posted + d.cpo"
 				   "  FROM unnest($1, $2, $3, $4, $5, $6) AS d(account_id, slot, dp, dpo, cp, cpo)"
 				   " WHERE b.account_id = d.account_id AND b.slot = d.slot"
-				   " RETURNING b.account_id, b.closed",
+				   " RETURNING b.account_id, b.slot, b.closed, b.debits_pending,"
+				   "           b.debits_posted, b.credits_pending, b.credits_posted",
 				   6, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
 				   INT8ARRAYOID, INT8ARRAYOID});
-	ret = SPI_execute_plan(counters_plan, args, NULL, false, 0);
+	ret = execute_in_key_order(counters_plan, args);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "lexledger: batch balance update failed: %s", SPI_result_code_string(ret));
 	require_balance_rows(m);
 
-	/* a safety net: lock_rows already read the closed flags under lock */
+	if (refresh)
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+
+			b->accounts[account_index(b, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+																	  SPI_tuptable->tupdesc, 1, &isnull)))].closed = false;
+		}
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		int64		account_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		int16		slot = DatumGetInt16(SPI_getbinval(tup, desc, 2, &isnull));
+		bool		closed = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		BatchAccount *a = &b->accounts[account_index(b, account_id)];
+		Counters	after;
 
-		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_LX_ACCOUNT_CLOSED),
-					 errmsg("account_closed: account " INT64_FORMAT " was closed while the batch ran",
-							DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull))),
-					 errhint("Retry the batch: requests for the closed account then fail alone.")));
+		if (!refresh)
+		{
+			if (closed)
+				ereport(ERROR,
+						(errcode(ERRCODE_LX_ACCOUNT_CLOSED),
+						 errmsg("account_closed: account " INT64_FORMAT " was closed while the batch ran",
+								account_id),
+						 errhint("Retry the batch: requests for the closed account then fail alone.")));
+			continue;
+		}
+		a->closed |= closed;
+		if (!LedgerAccountIsLimited(&a->meta))
+			continue;
+		after.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		after.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		after.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+		after.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		a->counters = after;
+		counters_add(&a->counters, &rows[slot_row_index(rows, m, account_id, slot)].delta, -1);
 	}
 }
 
@@ -988,15 +1058,12 @@ post_optimistically(Batch *b)
 	kept = insert_transfers(b, false) >= 0 && !any_failed_id_posted(b);
 	if (kept)
 	{
-		lock_rows(b);
+		update_counters(b, true);
 		play_requests(b);
 		kept = same_results(b, decided);
 	}
 	if (kept)
-	{
-		update_counters(b);
 		ReleaseCurrentSubTransaction();
-	}
 	else
 		RollbackAndReleaseCurrentSubTransaction();
 	MemoryContextSwitchTo(cxt);
@@ -1036,7 +1103,7 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 		lock_rows(&b);
 		play_requests(&b);
 		if (insert_transfers(&b, true) > 0)
-			update_counters(&b);
+			update_counters(&b, false);
 	}
 	emit_results(&b, rsinfo);
 	SPI_finish();
