@@ -29,3 +29,18 @@ SELECT pg_temp.err($$SELECT * FROM lexledger.schedule_maintenance()$$);
 
 -- the expiry worker runs (in the database named by lexledger.database_name)
 SELECT backend_type, database FROM lexledger.worker_status();
+
+-- DROP and CREATE EXTENSION in a long-lived session: account ids start
+-- over, and nothing this session cached of the old accounts is used
+DROP EXTENSION lexledger CASCADE;
+CREATE EXTENSION lexledger;
+SELECT id AS a1 FROM lexledger.open_account('USD', 'house', name => 'h:USD') \gset
+SELECT id AS a2 FROM lexledger.open_account('USD', name => 'w:USD') \gset
+SELECT amount FROM lexledger.transfer(gen_random_uuid(), :a1, :a2, '1.00 USD');
+DROP EXTENSION lexledger CASCADE;
+CREATE EXTENSION lexledger;
+SELECT id = :a1 AS same_id, currency FROM lexledger.open_account('KES', 'house', name => 'h:KES');
+SELECT id = :a2 AS same_id, currency FROM lexledger.open_account('KES', name => 'w:KES');
+SELECT amount FROM lexledger.transfer(gen_random_uuid(), :a1, :a2, '1.00 KES');
+SELECT result FROM lexledger.transfer_batch(ARRAY[ROW(gen_random_uuid(), :a1, :a2, '2.00 KES', 0, NULL, false, NULL, false)]::lexledger.transfer_request[]);
+SELECT * FROM lexledger.verify();

@@ -36,7 +36,8 @@ const char *const transfer_kind_names[] = {
 /*
  * Saved plans, and the OID of lexledger.amount they were prepared with.  A
  * DROP/CREATE EXTENSION in a long-lived backend gives the type a new OID;
- * a syscache callback on pg_type then makes every plan be prepared again.
+ * a syscache callback on pg_type then makes every plan be prepared again,
+ * and the account cache start over.
  */
 #define MAX_SAVED_PLANS 32
 static SPIPlanPtr *saved_plans[MAX_SAVED_PLANS];
@@ -59,6 +60,7 @@ forget_plans(Datum arg, int cacheid, uint32 hashvalue)
 	}
 	n_saved_plans = 0;
 	amount_type_oid = InvalidOid;
+	ledger_account_forget_all();
 }
 
 /* OID of a type in schema lexledger. */

@@ -85,6 +85,7 @@ enum
 
 /* ledger_account.c */
 extern bool ledger_account_lookup(int64 id, LedgerAccount *out);
+extern void ledger_account_forget_all(void);
 extern void ledger_account_prefetch(const int64 *ids, int n);
 extern int	ledger_account_slot(const LedgerAccount *account);
 

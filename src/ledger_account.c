@@ -28,6 +28,7 @@
 
 static HTAB *account_cache = NULL;
 static bool cache_grew_in_xact = false;
+static bool cache_stale = false;
 static bool callbacks_registered = false;
 static SPIPlanPtr fetch_plan = NULL;
 
@@ -80,9 +81,10 @@ ensure_cache(void)
 		RegisterSubXactCallback(account_cache_subxact_callback, NULL);
 		callbacks_registered = true;
 	}
-	if (account_cache != NULL &&
+	if (account_cache != NULL && !cache_stale &&
 		hash_get_num_entries(account_cache) < ACCOUNT_CACHE_MAX)
 		return;
+	cache_stale = false;
 	if (account_cache != NULL)
 		hash_destroy(account_cache);
 
@@ -91,6 +93,17 @@ ensure_cache(void)
 	ctl.hcxt = TopMemoryContext;
 	account_cache = hash_create("lexledger account cache", 1024, &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
+ * Called when the extension's types change (DROP and CREATE EXTENSION in a
+ * long-lived backend): account ids then start over, so nothing cached can
+ * be trusted.  Only marks the cache; the next lookup rebuilds it.
+ */
+void
+ledger_account_forget_all(void)
+{
+	cache_stale = true;
 }
 
 /*

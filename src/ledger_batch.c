@@ -8,11 +8,12 @@
  *	1. read every request and check what needs no table;
  *	2. (careful path only) find the ids already posted: idempotent retries,
  *	   answered 'exists';
- *	3. read the accounts and, for those with a limit, their counters (one
- *	   query, no lock);
- *	4. play the requests in order against those counters, linked chains all
- *	   or nothing (undoing a failed chain in memory, so no subtransaction
- *	   per chain);
+ *	3. read the accounts (the backend's cache of their fixed part: currency,
+ *	   flags, slots);
+ *	4. play the requests in order, linked chains all or nothing (undoing a
+ *	   failed chain in memory, so no subtransaction per chain): on the fast
+ *	   path assuming every account open and funded, on the careful path
+ *	   against the counters locked in step 6;
  *	5. insert the transfers that passed, and their holds (one statement);
  *	6. (careful path only) lock every balance row the batch may touch, in
  *	   (account, slot) order, and play the requests again on the locked
@@ -20,7 +21,8 @@
  *	7. add the summed deltas to the balance rows, one statement that visits
  *	   them in (account, slot) order.
  *
- * The fast path skips steps 2 and 6 and runs 5 and 7 in one subtransaction.
+ * The fast path skips steps 2 and 6 and runs 5 and 7 in one subtransaction,
+ * betting that every request that passes the checks of steps 1 and 3 posts.
  * The insert's ON CONFLICT then reveals ids already posted; the update is
  * what locks the rows, after the expensive insert, so locks are held only
  * for the update and the commit; and the counters the update returns, less
@@ -95,6 +97,7 @@ typedef struct Batch
 	BatchAccount *accounts;		/* sorted by id */
 	int			naccounts;
 	HTAB	   *posted;			/* ids that post in this batch -> item */
+	bool		assume_funds;	/* first play: no counters known yet */
 } Batch;
 
 typedef struct PostedEntry
@@ -104,7 +107,6 @@ typedef struct PostedEntry
 } PostedEntry;
 
 static SPIPlanPtr existing_plan = NULL;
-static SPIPlanPtr accounts_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr counters_plan = NULL;
@@ -312,18 +314,15 @@ account_index(Batch *b, int64 id)
 }
 
 /*
- * Step 3: every account the batch names, with one query, and the counters
- * of those with a limit as of our snapshot (they are checked again under
- * lock in step 6).
+ * Step 3: every account the batch names, from the backend's account cache
+ * (one query for the accounts it does not know yet).  Their counters and
+ * closed flags are read later, under lock.
  */
 static void
 read_accounts(Batch *b)
 {
 	int64	   *ids = palloc(sizeof(int64) * Max(2 * b->n, 1));
-	Datum	   *elems;
-	Datum		arg;
-	int			n = 0,
-				ret;
+	int			n = 0;
 
 	for (int i = 0; i < b->n; i++)
 		if (b->items[i].result == NULL)
@@ -333,55 +332,18 @@ read_accounts(Batch *b)
 		}
 	qsort(ids, n, sizeof(int64), cmp_int64);
 	b->accounts = palloc0(sizeof(BatchAccount) * Max(n, 1));
-	elems = palloc(sizeof(Datum) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 		if (i == 0 || ids[i] != ids[i - 1])
-		{
-			b->accounts[b->naccounts].meta.id = ids[i];
-			elems[b->naccounts++] = Int64GetDatum(ids[i]);
-		}
+			ids[b->naccounts++] = ids[i];
 	if (b->naccounts == 0)
 		return;
-
-	arg = PointerGetDatum(construct_array(elems, b->naccounts, INT8OID, sizeof(int64),
-										  true, TYPALIGN_DOUBLE));
-	ledger_prepare(&accounts_plan,
-				   "SELECT a.id, a.currency, a.debits_must_not_exceed_credits,"
-				   "       a.credits_must_not_exceed_debits, a.slots, a.closed_at IS NOT NULL,"
-				   "       b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted"
-				   "  FROM lexledger.account a"
-				   "  LEFT JOIN lexledger.account_balance b"
-				   "    ON b.account_id = a.id AND b.slot = 0"
-				   "   AND (a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits)"
-				   " WHERE a.id = ANY ($1)",
-				   1, (Oid[]) {INT8ARRAYOID});
-	ret = SPI_execute_plan(accounts_plan, &arg, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "lexledger: account lookup failed: %s", SPI_result_code_string(ret));
-	for (uint64 r = 0; r < SPI_processed; r++)
+	ledger_account_prefetch(ids, b->naccounts);
+	for (int k = 0; k < b->naccounts; k++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int			k = account_index(b, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)));
 		BatchAccount *a = &b->accounts[k];
 
-		a->found = true;
-		strlcpy(a->meta.code, TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull)),
-				sizeof(a->meta.code));
-		a->meta.debits_limited = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		a->meta.credits_limited = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-		a->meta.slots = DatumGetInt16(SPI_getbinval(tup, desc, 5, &isnull));
-		a->closed = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		a->counters.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
-		if (!isnull)
-		{
-			a->counters.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
-			a->counters.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
-			a->counters.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
-		}
-		else
-			a->counters.debits_pending = 0;
+		a->found = ledger_account_lookup(ids[k], &a->meta);
+		a->meta.id = ids[k];
 	}
 
 	for (int i = 0; i < b->n; i++)
@@ -598,7 +560,7 @@ play_one(Batch *b, BatchItem *item)
 	}
 
 	transfer_deltas(&item->t, &delta[0], &delta[1]);
-	for (int s = 0; s < 2 && err == NULL; s++)
+	for (int s = 0; s < 2 && err == NULL && !b->assume_funds; s++)
 	{
 		if (acct[s]->closed)
 			err = "account_closed";
@@ -638,6 +600,8 @@ unplay_one(Batch *b, BatchItem *item)
 	if (item->exists || item->duplicate_of >= 0)
 		return;
 	hash_search(b->posted, &item->t.id, HASH_REMOVE, NULL);
+	if (b->assume_funds)
+		return;
 	transfer_deltas(&item->t, &delta[0], &delta[1]);
 	for (int s = 0; s < 2; s++)
 		if (LedgerAccountIsLimited(&acct[s]->meta))
@@ -1091,7 +1055,9 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 	read_requests(&b, PG_GETARG_ARRAYTYPE_P(0));
 	read_accounts(&b);
 	save_initial_results(&b);
+	b.assume_funds = true;
 	play_requests(&b);
+	b.assume_funds = false;
 
 	if (!post_optimistically(&b))
 	{
