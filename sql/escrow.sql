@@ -60,6 +60,10 @@ SELECT pg_temp.err($$SELECT lexledger.capture(NULL, '10000000-0000-0000-0000-000
 -- a resolution id already used by another transfer
 SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000001', '10000000-0000-0000-0000-000000000030')$$);
 SELECT kind, amount, code FROM lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-000000000030', code => 43);
+-- the id of one hold's capture used again for another hold
+SELECT amount FROM lexledger.hold('10000000-0000-0000-0000-000000000032', :punter, :escrow, '10.00 KES', 42);
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-000000000032', code => 43)$$);
+SELECT kind FROM lexledger.release('10000000-0000-0000-0000-000000000033', '10000000-0000-0000-0000-000000000032');
 
 -- timeouts: a hold past its timeout cannot be captured and is expired by
 -- expire_holds() (the expiry worker calls it every second)

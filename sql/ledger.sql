@@ -167,6 +167,13 @@ SELECT result, count(*) FROM lexledger.transfer_batch((
                        '0.01 USD', 10, NULL, false, NULL, false)::lexledger.transfer_request)
     FROM generate_series(1, 1000) g)) GROUP BY result;
 SELECT posted_balance FROM lexledger.balance(:bob);
+-- counters that would overflow 64 bits fail the whole batch, changing nothing
+SELECT pg_temp.err($$SELECT count(*) FROM lexledger.transfer_batch(ARRAY[
+    ROW('00000000-0000-0000-0000-0000000000a1', $$ || :house || $$, $$ || :bob || $$, '92233720368547758.07 USD', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000a2', $$ || :house || $$, $$ || :bob || $$, '92233720368547758.07 USD', 0, NULL, false, NULL, false)
+  ]::lexledger.transfer_request[])$$);
+SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-0000000000a3', $$ || :bob || $$, $$ || :house || $$, '92233720368547758.07 USD')$$);
+SELECT posted_balance FROM lexledger.balance(:bob);
 SELECT * FROM lexledger.verify();
 
 -- History is append-only --------------------------------------------------

@@ -18,6 +18,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "common/int.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -380,10 +381,10 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 
 	ledger_prepare(&apply_plan,
 				   "UPDATE lexledger.account_balance"
-				   "   SET debits_pending = debits_pending + $3,"
-				   "       debits_posted = debits_posted + $4,"
-				   "       credits_pending = credits_pending + $5,"
-				   "       credits_posted = credits_posted + $6"
+				   "   SET debits_pending = lexledger.counter_add(debits_pending, $3),"
+				   "       debits_posted = lexledger.counter_add(debits_posted, $4),"
+				   "       credits_pending = lexledger.counter_add(credits_pending, $5),"
+				   "       credits_posted = lexledger.counter_add(credits_posted, $6)"
 				   " WHERE account_id = $1 AND slot = $2"
 				   " RETURNING debits_pending, debits_posted, credits_pending,"
 				   "           credits_posted, closed",
@@ -572,6 +573,27 @@ post_new_transfer(FunctionCallInfo fcinfo, TransferRow *t)
 	result = ledger_result_tuple(fcinfo, caller_cxt, tuple, tupdesc);
 	SPI_finish();
 	return result;
+}
+
+PG_FUNCTION_INFO_V1(lexledger_counter_add);
+
+/*
+ * lexledger.counter_add(counter, delta): what the posting paths add to a
+ * balance counter with, so that a counter pushed past 64 bits fails with
+ * the stable code amount_out_of_range rather than int8's bare message.
+ */
+Datum
+lexledger_counter_add(PG_FUNCTION_ARGS)
+{
+	int64		result;
+
+	if (pg_add_s64_overflow(PG_GETARG_INT64(0), PG_GETARG_INT64(1), &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("amount_out_of_range: a balance counter would exceed 64 bits"),
+				 errdetail("The counter is " INT64_FORMAT ", the change " INT64_FORMAT ".",
+						   PG_GETARG_INT64(0), PG_GETARG_INT64(1))));
+	PG_RETURN_INT64(result);
 }
 
 PG_FUNCTION_INFO_V1(lexledger_transfer);

@@ -879,10 +879,10 @@ update_counters(Batch *b, bool refresh)
 
 	ledger_prepare(&counters_plan,
 				   "UPDATE lexledger.account_balance b"
-				   "   SET debits_pending = b.debits_pending + d.dp,"
-				   "       debits_posted = b.debits_posted + d.dpo,"
-				   "       credits_pending = b.credits_pending + d.cp,"
-				   "       credits_posted = b.credits_posted + d.cpo"
+				   "   SET debits_pending = lexledger.counter_add(b.debits_pending, d.dp),"
+				   "       debits_posted = lexledger.counter_add(b.debits_posted, d.dpo),"
+				   "       credits_pending = lexledger.counter_add(b.credits_pending, d.cp),"
+				   "       credits_posted = lexledger.counter_add(b.credits_posted, d.cpo)"
 				   "  FROM unnest($1, $2, $3, $4, $5, $6) AS d(account_id, slot, dp, dpo, cp, cpo)"
 				   " WHERE b.account_id = d.account_id AND b.slot = d.slot"
 				   " RETURNING b.account_id, b.slot, b.closed, b.debits_pending,"
@@ -1018,14 +1018,35 @@ post_optimistically(Batch *b)
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
-
-	kept = insert_transfers(b, false) >= 0 && !any_failed_id_posted(b);
-	if (kept)
+	PG_TRY();
 	{
-		update_counters(b, true);
-		play_requests(b);
-		kept = same_results(b, decided);
+		kept = insert_transfers(b, false) >= 0 && !any_failed_id_posted(b);
+		if (kept)
+		{
+			update_counters(b, true);
+			play_requests(b);
+			kept = same_results(b, decided);
+		}
 	}
+	PG_CATCH();
+	{
+		/*
+		 * Close our subtransaction before the error travels on: a caller
+		 * that catches it (a PL/pgSQL EXCEPTION block) rolls back its own
+		 * subtransaction, which must then be the innermost one.
+		 */
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
 	if (kept)
 		ReleaseCurrentSubTransaction();
 	else

@@ -270,6 +270,12 @@ COMMENT ON FUNCTION lexledger.close_account(bigint) IS
 -- Posting (C)
 ------------------------------------------------------------------------
 
+CREATE FUNCTION lexledger.counter_add(counter bigint, delta bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'lexledger_counter_add' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lexledger.counter_add(bigint, bigint) IS
+  'counter + delta, raising amount_out_of_range (22003) past 64 bits; used by the posting paths on the balance counters.';
+
 CREATE FUNCTION lexledger.transfer(
   id uuid, debit_account_id bigint, credit_account_id bigint,
   amount lexledger.amount, code integer DEFAULT 0, reference jsonb DEFAULT NULL)
