@@ -276,7 +276,7 @@ find_existing(Batch *b)
 			item->result = psprintf("exists_with_different_%s", field);
 		else
 		{
-			item->exists = true;	/* its result is set in step 5 */
+			item->exists = true;	/* its result is set in step 4 */
 			item->created_at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc,
 																 TCOL_CREATED_AT, &isnull));
 			item->created_at_isnull = false;
@@ -540,7 +540,7 @@ lock_rows(Batch *b)
 static const char *
 play_one(Batch *b, BatchItem *item)
 {
-	BatchAccount *acct[2] = {&b->accounts[item->debit], &b->accounts[item->credit]};
+	BatchAccount *acct[2];
 	Counters	delta[2];
 	PostedEntry *e;
 	const char *err = NULL;
@@ -559,6 +559,8 @@ play_one(Batch *b, BatchItem *item)
 		return NULL;
 	}
 
+	acct[0] = &b->accounts[item->debit];
+	acct[1] = &b->accounts[item->credit];
 	transfer_deltas(&item->t, &delta[0], &delta[1]);
 	for (int s = 0; s < 2 && err == NULL && !b->assume_funds; s++)
 	{
@@ -595,7 +597,7 @@ static void
 unplay_one(Batch *b, BatchItem *item)
 {
 	Counters	delta[2];
-	BatchAccount *acct[2] = {&b->accounts[item->debit], &b->accounts[item->credit]};
+	int			acct[2] = {item->debit, item->credit};
 
 	if (item->exists || item->duplicate_of >= 0)
 		return;
@@ -604,8 +606,8 @@ unplay_one(Batch *b, BatchItem *item)
 		return;
 	transfer_deltas(&item->t, &delta[0], &delta[1]);
 	for (int s = 0; s < 2; s++)
-		if (LedgerAccountIsLimited(&acct[s]->meta))
-			counters_add(&acct[s]->counters, &delta[s], -1);
+		if (LedgerAccountIsLimited(&b->accounts[acct[s]].meta))
+			counters_add(&b->accounts[acct[s]].counters, &delta[s], -1);
 }
 
 /*
