@@ -87,7 +87,6 @@ typedef struct BatchAccount
 	bool		found;
 	bool		closed;
 	Counters	counters;		/* locked totals, accounts with a limit only */
-	Counters	debit_delta;	/* what the batch adds, summed */
 } BatchAccount;
 
 typedef struct Batch
