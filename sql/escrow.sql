@@ -5,13 +5,7 @@ SET client_min_messages = warning;
 -- Each test starts from a fresh extension, so ids do not depend on test order.
 DROP EXTENSION lexledger CASCADE;
 CREATE EXTENSION lexledger;
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
+\i test/sql/err.sql
 
 SELECT id AS house FROM lexledger.open_account('KES', 'house', name => 'house:KES') \gset
 SELECT id AS escrow FROM lexledger.open_account('KES', 'escrow', name => 'escrow:KES') \gset

@@ -5,14 +5,7 @@ SET client_min_messages = warning;
 DROP EXTENSION lexledger CASCADE;
 CREATE EXTENSION lexledger;
 \set VERBOSITY default
--- err(sql): runs sql and shows 'ok' or the SQLSTATE and message it raised.
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
+\i test/sql/err.sql
 
 -- Accounts ------------------------------------------------------------------
 SELECT id AS house, currency, kind, slots FROM lexledger.open_account('USD', 'house', name => 'house:USD') \gset

@@ -3,13 +3,7 @@
 SET client_min_messages = warning;
 DROP EXTENSION lexledger CASCADE;
 CREATE EXTENSION lexledger;
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
+\i test/sql/err.sql
 
 -- lexledger.balance_slots sets how many balance rows an unlimited account gets
 SHOW lexledger.balance_slots;
