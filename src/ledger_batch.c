@@ -23,7 +23,7 @@
  *
  * The fast path skips steps 2 and 6 and runs 5 and 7 in one subtransaction,
  * betting that every request that passes the checks of steps 1 and 3 posts.
- * The insert's ON CONFLICT then reveals ids already posted; the update is
+ * The insert's unique violation then reveals an id already posted; the update is
  * what locks the rows, after the expensive insert, so locks are held only
  * for the update and the commit; and the counters the update returns, less
  * the batch's own deltas, are the locked counters on which the requests are
@@ -108,6 +108,7 @@ typedef struct PostedEntry
 static SPIPlanPtr existing_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr insert_plan_fast = NULL;
 static SPIPlanPtr counters_plan = NULL;
 static SPIPlanPtr failed_posted_plan = NULL;
 
@@ -689,12 +690,38 @@ is_new_posting(const BatchItem *item)
 }
 
 /*
- * Step 5: the transfers (and holds) that passed, in one statement.  Returns
- * how many, or -1 when a concurrent transaction posted one of the ids since
- * step 2 and "strict" is false.
+ * The statement of step 5.  The fast path inserts plainly: an id already
+ * posted is a unique violation, which sends the batch down the careful
+ * path, and saves ON CONFLICT's second descent of the id index per row.
+ * The careful path has looked the ids up (step 2) and skips any that a
+ * concurrent transaction posted since.
+ */
+#define INSERT_TRANSFERS_SQL(on_conflict) \
+	"WITH ins AS (" \
+	"  INSERT INTO lexledger.transfer" \
+	"    (id, debit_account_id, credit_account_id, amount, kind, code, reference, timeout)" \
+	"  SELECT r.id, r.debit, r.credit, lexledger.amount_from_minor(r.units, r.currency)," \
+	"         CASE WHEN r.pending THEN 'pending' ELSE 'posted' END::lexledger.transfer_kind," \
+	"         r.code, r.reference, r.timeout" \
+	"    FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9)" \
+	"         AS r(id, debit, credit, units, currency, code, reference, pending, timeout)" \
+	on_conflict \
+	"  RETURNING id, debit_account_id, credit_account_id, amount, kind, timeout, created_at)," \
+	" holds AS (" \
+	"  INSERT INTO lexledger.pending_transfer" \
+	"    (transfer_id, debit_account_id, credit_account_id, amount, expires_at)" \
+	"  SELECT id, debit_account_id, credit_account_id, amount, created_at + timeout" \
+	"    FROM ins WHERE kind = 'pending')" \
+	" SELECT id, created_at FROM ins"
+
+/*
+ * Step 5: the transfers (and holds) that passed, in one statement; returns
+ * how many.  On the fast path ("fast") an id already posted raises
+ * unique_violation.  On the careful path an id that a concurrent
+ * transaction posted since step 2 is a serialization failure.
  */
 static int
-insert_transfers(Batch *b, bool strict)
+insert_transfers(Batch *b, bool fast)
 {
 	int			n = 0,
 				ret;
@@ -712,6 +739,8 @@ insert_transfers(Batch *b, bool strict)
 	int			dims[1];
 	int			lbs[1] = {1};
 	Datum		args[9];
+	Oid			arg_types[9] = {UUIDARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		TEXTARRAYOID, INT4ARRAYOID, JSONBARRAYOID, BOOLARRAYOID, INTERVALARRAYOID};
 
 	for (int i = 0; i < b->n; i++)
 	{
@@ -747,27 +776,12 @@ insert_transfers(Batch *b, bool strict)
 	args[8] = PointerGetDatum(construct_md_array(timeouts, to_nulls, 1, dims, lbs, INTERVALOID,
 												 sizeof(Interval), false, TYPALIGN_DOUBLE));
 
-	ledger_prepare(&insert_plan,
-				   "WITH ins AS ("
-				   "  INSERT INTO lexledger.transfer"
-				   "    (id, debit_account_id, credit_account_id, amount, kind, code, reference, timeout)"
-				   "  SELECT r.id, r.debit, r.credit, lexledger.amount_from_minor(r.units, r.currency),"
-				   "         CASE WHEN r.pending THEN 'pending' ELSE 'posted' END::lexledger.transfer_kind,"
-				   "         r.code, r.reference, r.timeout"
-				   "    FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-				   "         AS r(id, debit, credit, units, currency, code, reference, pending, timeout)"
-				   "  ON CONFLICT (id) DO NOTHING"
-				   "  RETURNING id, debit_account_id, credit_account_id, amount, kind, timeout, created_at),"
-				   " holds AS ("
-				   "  INSERT INTO lexledger.pending_transfer"
-				   "    (transfer_id, debit_account_id, credit_account_id, amount, expires_at)"
-				   "  SELECT id, debit_account_id, credit_account_id, amount, created_at + timeout"
-				   "    FROM ins WHERE kind = 'pending')"
-				   " SELECT id, created_at FROM ins",
-				   9, (Oid[]) {UUIDARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-				   TEXTARRAYOID, INT4ARRAYOID, JSONBARRAYOID, BOOLARRAYOID,
-				   INTERVALARRAYOID});
-	ret = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+	if (fast)
+		ledger_prepare(&insert_plan_fast, INSERT_TRANSFERS_SQL(""), 9, arg_types);
+	else
+		ledger_prepare(&insert_plan, INSERT_TRANSFERS_SQL("  ON CONFLICT (id) DO NOTHING"),
+					   9, arg_types);
+	ret = SPI_execute_plan(fast ? insert_plan_fast : insert_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "lexledger: batch insert failed: %s", SPI_result_code_string(ret));
 
@@ -776,8 +790,6 @@ insert_transfers(Batch *b, bool strict)
 	 * skipped by ON CONFLICT, but step 5 counted it: the decisions no longer
 	 * hold.  Give up; a retry sees that transfer and answers 'exists'.
 	 */
-	if (SPI_processed != (uint64) n && !strict)
-		return -1;
 	if (SPI_processed != (uint64) n)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -1000,11 +1012,20 @@ save_initial_results(Batch *b)
 		b->items[i].initial_result = b->items[i].result;
 }
 
+/* Whether the error is an id of the batch that is already posted. */
+static bool
+is_posted_id_conflict(const ErrorData *edata)
+{
+	return edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION &&
+		edata->constraint_name != NULL &&
+		strcmp(edata->constraint_name, "transfer_pkey") == 0;
+}
+
 /*
- * The fast path, steps 5 to 7 in a subtransaction: insert (which also
- * tells whether any id is already posted: ON CONFLICT skips it), then lock
- * and check that the decisions of step 4 still hold.  Returns false, having
- * undone everything, when they do not or when the batch holds a retry.
+ * The fast path, steps 5 to 7 in a subtransaction: insert (a unique
+ * violation tells that the batch holds a retry), then lock and check that
+ * the decisions of step 4 still hold.  Returns false, having undone
+ * everything, when they do not or when the batch holds a retry.
  */
 static bool
 post_optimistically(Batch *b)
@@ -1021,7 +1042,8 @@ post_optimistically(Batch *b)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		kept = insert_transfers(b, false) >= 0 && !any_failed_id_posted(b);
+		insert_transfers(b, true);
+		kept = !any_failed_id_posted(b);
 		if (kept)
 		{
 			update_counters(b, true);
@@ -1034,7 +1056,8 @@ post_optimistically(Batch *b)
 		/*
 		 * Close our subtransaction before the error travels on: a caller
 		 * that catches it (a PL/pgSQL EXCEPTION block) rolls back its own
-		 * subtransaction, which must then be the innermost one.
+		 * subtransaction, which must then be the innermost one.  A retry's
+		 * id conflict is no error: the careful path answers it.
 		 */
 		ErrorData  *edata;
 
@@ -1044,7 +1067,10 @@ post_optimistically(Batch *b)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		ReThrowError(edata);
+		if (!is_posted_id_conflict(edata))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		return false;
 	}
 	PG_END_TRY();
 
@@ -1090,7 +1116,7 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 		save_initial_results(&b);
 		lock_rows(&b);
 		play_requests(&b);
-		if (insert_transfers(&b, true) > 0)
+		if (insert_transfers(&b, false) > 0)
 			update_counters(&b, false);
 	}
 	emit_results(&b, rsinfo);
