@@ -81,6 +81,19 @@ SELECT closed_at IS NOT NULL AS closed FROM lexledger.close_account(:dave);
 SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000011', $$ || :house || $$, $$ || :dave || $$, '1.00 USD')$$);
 SELECT pg_temp.err($$SELECT lexledger.close_account(999999)$$);
 
+-- Time-ordered ids ----------------------------------------------------------
+-- new_id(): version 7, RFC 9562 variant, its time the current one, and
+-- strictly increasing within a session even inside one millisecond
+SELECT substr(lexledger.new_id()::text, 15, 1) AS version,
+       substr(lexledger.new_id()::text, 20, 1) IN ('8', '9', 'a', 'b') AS rfc_variant;
+SELECT abs(extract(epoch FROM now()) * 1000
+           - ('x' || substr(replace(lexledger.new_id()::text, '-', ''), 1, 12))::bit(48)::bigint) < 60000
+       AS carries_the_time;
+SELECT count(*) AS ids, count(DISTINCT id) AS distinct_ids,
+       bool_and(id < next_id) AS increasing
+  FROM (SELECT id, lead(id) OVER (ORDER BY n) AS next_id
+          FROM (SELECT n, lexledger.new_id() AS id FROM generate_series(1, 20000) n) g) s;
+
 -- Balances, statements, totals ----------------------------------------------
 SELECT now() AS before_bonus \gset
 SELECT pg_sleep(0.01);
