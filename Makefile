@@ -36,10 +36,19 @@ all install:
 	@echo "pg_config not found: run 'make deps' first (make run and make test do it)" >&2; exit 1
 endif
 
+# The script ends with its own fingerprint (md5 of the parts), which
+# lexledger.schema_fingerprint() returns: make run compares the two to tell
+# a database created from an older build of the same version.
 $(DATA_built): $(SQL_PARTS) lexledger.control
 	( printf '%s\n' "-- lexledger $(EXTVERSION): generated from src/sql/*.sql by make; do not edit" \
 	    '\echo Use "CREATE EXTENSION lexledger" to load this file. \quit'; \
-	  for f in $(SQL_PARTS); do printf '\n-- ---- %s ----\n' "$$f"; cat $$f; done ) > $@
+	  for f in $(SQL_PARTS); do printf '\n-- ---- %s ----\n' "$$f"; cat $$f; done; \
+	  fp=$$(cat $(SQL_PARTS) | md5sum | cut -c1-32); \
+	  printf '\n-- ---- fingerprint ----\n'; \
+	  printf '%s\n' "CREATE FUNCTION lexledger.schema_fingerprint() RETURNS text" \
+	    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS \$$\$$SELECT '$$fp'::text\$$\$$;" \
+	    "COMMENT ON FUNCTION lexledger.schema_fingerprint() IS" \
+	    "  'md5 of the SQL this schema was created from: tells builds of the same version apart.';" ) > $@
 
 # All the objects depend on the shared headers.
 $(OBJS): $(wildcard src/*.h)

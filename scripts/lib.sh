@@ -105,4 +105,24 @@ create_database() {
 		-c "ALTER EXTENSION lexledger UPDATE" \
 		-c "SELECT lexledger.schedule_maintenance()
 		     WHERE NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'lexledger-verify')" >/dev/null
+	warn_if_schema_stale "$dir" "${psql[@]}" -d "$db"
+}
+
+# warn_if_schema_stale DIR PSQL...: an unreleased version's script changes
+# from build to build while its version number stays, so ALTER EXTENSION
+# UPDATE cannot bring an existing database along.  Says so, and how to
+# start over; never drops anything itself.
+warn_if_schema_stale() {
+	local dir=$1
+	shift
+	local version script want have
+	version=$("$@" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'lexledger'")
+	script="$(pg_config --sharedir)/extension/lexledger--$version.sql"
+	want=$(sed -n "s/.*AS \$\$SELECT '\([0-9a-f]*\)'::text\$\$;/\1/p" "$script" 2>/dev/null)
+	have=$("$@" -tAc "SELECT lexledger.schema_fingerprint()" 2>/dev/null || true)
+	if [[ -n "$want" && "$have" != "$want" ]]; then
+		echo "warning: this database holds lexledger $version as an older build created it (the" >&2
+		echo "         extension's SQL changed since, under the same version); its data is kept." >&2
+		echo "         To start over with the current schema: make stop; rm -rf '$dir'; make run" >&2
+	fi
 }

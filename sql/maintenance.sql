@@ -38,3 +38,11 @@ SELECT id = :a2 AS same_id, currency FROM lexledger.open_account('KES', name => 
 SELECT amount FROM lexledger.transfer(gen_random_uuid(), :a1, :a2, '1.00 KES');
 SELECT result FROM lexledger.transfer_batch(ARRAY[ROW(gen_random_uuid(), :a1, :a2, '2.00 KES', 0, NULL, false, NULL, false)]::lexledger.transfer_request[]);
 SELECT * FROM lexledger.verify();
+
+-- the schema knows which build of its SQL created it (make run compares
+-- this with the installed script to spot a database left by an older build)
+SELECT lexledger.schema_fingerprint() ~ '^[0-9a-f]{32}$' AS is_md5;
+SELECT strpos(pg_read_file(c.setting || '/extension/lexledger--' || e.extversion || '.sql'),
+              'SELECT ''' || lexledger.schema_fingerprint() || '''') > 0 AS matches_installed_script
+  FROM pg_config c, pg_extension e
+ WHERE c.name = 'SHAREDIR' AND e.extname = 'lexledger';
