@@ -342,6 +342,57 @@ CREATE VIEW lexledger.transfer_effect AS
 COMMENT ON VIEW lexledger.transfer_effect IS
   'Each transfer''s change to the four counters of each of its accounts, in minor units; the counters are the sums of this view.';
 
+-- The four counters of an account as of an instant (transfers with
+-- created_at <= as_of), read one of two ways that agree on a healthy ledger
+-- (verify() checks that the counters are the sums of the history): summed
+-- from the account's first transfer, or the current counters less what
+-- came after.  Both use the (account, created_at) indexes; the cheaper one
+-- reads the fewer transfers, which for an account in steady use is the one
+-- on the shorter side of as_of.  from_now null picks that side by time.
+-- A null as_of means now.
+-- STABLE, so both reads see the caller's one snapshot.
+CREATE FUNCTION lexledger.counters_as_of(account_id bigint, as_of timestamptz,
+                                         from_now boolean DEFAULT NULL,
+                                         OUT debits_pending bigint, OUT debits_posted bigint,
+                                         OUT credits_pending bigint, OUT credits_posted bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  opened timestamptz;
+  later record;
+BEGIN
+  SELECT a.created_at INTO opened FROM lexledger.account a WHERE a.id = counters_as_of.account_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'account_not_found: account % does not exist', counters_as_of.account_id
+      USING ERRCODE = 'LX100';
+  END IF;
+  IF from_now IS NULL THEN
+    from_now := as_of IS NULL OR as_of >= opened + (now() - opened) / 2;
+  END IF;
+  IF NOT from_now THEN
+    SELECT coalesce(sum(e.debits_pending), 0), coalesce(sum(e.debits_posted), 0),
+           coalesce(sum(e.credits_pending), 0), coalesce(sum(e.credits_posted), 0)
+      INTO debits_pending, debits_posted, credits_pending, credits_posted
+      FROM lexledger.transfer_effect e
+     WHERE e.account_id = counters_as_of.account_id AND e.created_at <= as_of;
+    RETURN;
+  END IF;
+  SELECT coalesce(sum(b.debits_pending), 0), coalesce(sum(b.debits_posted), 0),
+         coalesce(sum(b.credits_pending), 0), coalesce(sum(b.credits_posted), 0)
+    INTO debits_pending, debits_posted, credits_pending, credits_posted
+    FROM lexledger.account_balance b WHERE b.account_id = counters_as_of.account_id;
+  SELECT coalesce(sum(e.debits_pending), 0) AS dp, coalesce(sum(e.debits_posted), 0) AS dpo,
+         coalesce(sum(e.credits_pending), 0) AS cp, coalesce(sum(e.credits_posted), 0) AS cpo
+    INTO later
+    FROM lexledger.transfer_effect e
+   WHERE e.account_id = counters_as_of.account_id AND e.created_at > as_of;
+  debits_pending := debits_pending - later.dp;
+  debits_posted := debits_posted - later.dpo;
+  credits_pending := credits_pending - later.cp;
+  credits_posted := credits_posted - later.cpo;
+END $$;
+COMMENT ON FUNCTION lexledger.counters_as_of(bigint, timestamptz, boolean) IS
+  'Counters (minor units) of an account as of an instant: summed from the start (from_now false) or the current counters less later transfers (true); null picks the side with less history.';
+
 CREATE FUNCTION lexledger.balance(account_id bigint, as_of timestamptz DEFAULT NULL)
 RETURNS TABLE (currency text,
                debits_pending lexledger.amount, debits_posted lexledger.amount,
@@ -362,11 +413,9 @@ BEGIN
       INTO dp, dpo, cp, cpo
       FROM lexledger.account_balance b WHERE b.account_id = balance.account_id;
   ELSE
-    SELECT coalesce(sum(e.debits_pending), 0), coalesce(sum(e.debits_posted), 0),
-           coalesce(sum(e.credits_pending), 0), coalesce(sum(e.credits_posted), 0)
+    SELECT c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted
       INTO dp, dpo, cp, cpo
-      FROM lexledger.transfer_effect e
-     WHERE e.account_id = balance.account_id AND e.created_at <= as_of;
+      FROM lexledger.counters_as_of(balance.account_id, as_of) c;
   END IF;
   RETURN QUERY SELECT cur,
     lexledger.amount_from_minor(dp, cur), lexledger.amount_from_minor(dpo, cur),
@@ -389,9 +438,9 @@ BEGIN
   RETURN QUERY
   WITH acc AS (SELECT a.currency FROM lexledger.account a WHERE a.id = statement.account_id),
   opening AS (
-    SELECT coalesce(sum(e.credits_posted - e.debits_posted), 0) AS posted
-      FROM lexledger.transfer_effect e
-     WHERE e.account_id = statement.account_id AND e.created_at < from_time),
+    -- created_at < from_time: timestamps have microsecond resolution
+    SELECT c.credits_posted - c.debits_posted AS posted
+      FROM lexledger.counters_as_of(statement.account_id, from_time - interval '1 microsecond') c),
   moves AS (
     SELECT e.created_at, e.transfer_id, e.kind, e.code, e.counterparty_id,
            e.debits_posted, e.credits_posted,
