@@ -112,6 +112,14 @@ SELECT transfer_id, kind, code, counterparty_id = :alice AS from_alice, debit, c
   FROM lexledger.statement(:bob, '2000-01-01', 'infinity');
 SELECT count(*) AS moves_after_mid, lexledger.min(balance) AS first_balance
   FROM lexledger.statement(:bob, :'t_mid', 'infinity');
+-- in pages: the second page starts after the last row of the first
+SELECT transfer_id, debit, credit, balance
+  FROM lexledger.statement(:bob, '-infinity', 'infinity', max_rows => 2);
+SELECT transfer_id, debit, credit, balance
+  FROM lexledger.statement(:bob, '-infinity', 'infinity', max_rows => 2,
+                           after_transfer_id => '00000000-0000-0000-0000-000000000003');
+SELECT pg_temp.err($$SELECT * FROM lexledger.statement($$ || :bob || $$, '-infinity', 'infinity', max_rows => 0)$$);
+SELECT pg_temp.err($$SELECT * FROM lexledger.statement($$ || :bob || $$, '-infinity', 'infinity', 2, '00000000-0000-0000-0000-0000000000ff')$$);
 SELECT currency, accounts, debits_posted, credits_posted, debits_pending, credits_pending
   FROM lexledger.totals();
 SELECT * FROM lexledger.verify();
@@ -195,6 +203,32 @@ SELECT count(*) > 40 AS many_instants, count(*) FILTER (WHERE f IS DISTINCT FROM
 SELECT (SELECT c FROM lexledger.counters_as_of(:bob, NULL) c)
        = (SELECT c FROM lexledger.counters_as_of(:bob, 'infinity', false) c) AS null_means_now;
 SELECT pg_temp.err($$SELECT * FROM lexledger.counters_as_of(999999, now())$$);
+
+-- the house's statement read in pages of 97 rows is its whole statement,
+-- running balances included
+SELECT set_config('lexledger_test.house', :'house', false) IS NOT NULL AS noted;
+CREATE TEMP TABLE paged AS
+  SELECT 0 AS page, s.* FROM lexledger.statement(:house, '-infinity', 'infinity') s WHERE false;
+DO $$
+DECLARE
+  house bigint := current_setting('lexledger_test.house')::bigint;
+  last uuid;
+  page_no int := 0;
+BEGIN
+  LOOP
+    page_no := page_no + 1;
+    INSERT INTO paged
+      SELECT page_no, s.* FROM lexledger.statement(house, '-infinity', 'infinity', 97, last) s;
+    EXIT WHEN NOT FOUND;
+    SELECT p.transfer_id INTO last FROM paged p WHERE p.page = page_no
+     ORDER BY p.created_at DESC, p.transfer_id DESC LIMIT 1;
+  END LOOP;
+END $$;
+SELECT count(*) > 500 AS many_rows, count(DISTINCT p.page) > 5 AS many_pages,
+       count(*) FILTER (WHERE p.transfer_id IS NULL OR f.transfer_id IS NULL
+                           OR p.balance OPERATOR(lexledger.<>) f.balance) AS differences
+  FROM lexledger.statement(:house, '-infinity', 'infinity') f
+  FULL JOIN paged p USING (transfer_id);
 
 -- History is append-only --------------------------------------------------
 CREATE ROLE lexledger_test_clerk;

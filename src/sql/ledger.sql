@@ -22,6 +22,8 @@ INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('exists_with_different_pending_id',        'LX120', 'the transfer id exists resolving another pending transfer'),
   ('exists_with_different_timeout',           'LX120', 'the transfer id exists with another timeout'),
   ('invalid_transfer',            'LX130', 'a transfer request is incomplete or malformed'),
+  ('transfer_not_found',          'LX131', 'no transfer of the account has this id (a statement page''s after_transfer_id)'),
+  ('invalid_max_rows',            '2201W', 'a statement page needs max_rows of at least 1 (or null)'),
   ('concurrent_duplicate',        '40001', 'a transfer id was posted by a concurrent transaction; retry the call'),
   ('transfer_immutable',          'LX150', 'posted transfers are never updated or deleted');
 
@@ -426,42 +428,79 @@ END $$;
 COMMENT ON FUNCTION lexledger.balance(bigint, timestamptz) IS
   'Counters and balances of an account, now or as of a past instant. posted_balance = credits_posted - debits_posted; available_balance also subtracts debits_pending (the usual view of a wallet). For debit-normal accounts read them negated.';
 
-CREATE FUNCTION lexledger.statement(account_id bigint, from_time timestamptz, to_time timestamptz)
+-- A statement can be read in pages: max_rows bounds a page, and the next
+-- page starts after the last transfer of this one (after_transfer_id).
+-- Rows are ordered by (created_at, transfer_id), so the cursor is exact
+-- even when transfers share a timestamp, and each page opens with the
+-- posted balance just before its first row.
+CREATE FUNCTION lexledger.statement(account_id bigint, from_time timestamptz, to_time timestamptz,
+                                    max_rows integer DEFAULT NULL, after_transfer_id uuid DEFAULT NULL)
 RETURNS TABLE (created_at timestamptz, transfer_id uuid, kind lexledger.transfer_kind, code integer,
                counterparty_id bigint, debit lexledger.amount, credit lexledger.amount,
                pending_change lexledger.amount, balance lexledger.amount, reference jsonb)
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  cur text;
+  cursor_time timestamptz;
+  opening bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM lexledger.account a WHERE a.id = statement.account_id) THEN
+  SELECT a.currency INTO cur FROM lexledger.account a WHERE a.id = statement.account_id;
+  IF NOT FOUND THEN
     RAISE EXCEPTION 'account_not_found: account % does not exist', statement.account_id USING ERRCODE = 'LX100';
   END IF;
-  RETURN QUERY
-  WITH acc AS (SELECT a.currency FROM lexledger.account a WHERE a.id = statement.account_id),
-  opening AS (
+  IF max_rows IS NOT NULL AND max_rows < 1 THEN
+    RAISE EXCEPTION 'invalid_max_rows: max_rows must be at least 1, or null for every row'
+      USING ERRCODE = '2201W', DETAIL = format('max_rows = %s', max_rows);
+  END IF;
+  IF after_transfer_id IS NOT NULL THEN
+    SELECT e.created_at INTO cursor_time FROM lexledger.transfer_effect e
+     WHERE e.transfer_id = after_transfer_id AND e.account_id = statement.account_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'transfer_not_found: no transfer % of account %', after_transfer_id, statement.account_id
+        USING ERRCODE = 'LX131', HINT = 'after_transfer_id is the transfer_id of the last row of the previous page.';
+    END IF;
+    IF cursor_time < from_time THEN
+      cursor_time := NULL;  -- the range starts later than the cursor anyway
+    END IF;
+  END IF;
+  IF cursor_time IS NULL THEN
     -- created_at < from_time: timestamps have microsecond resolution
-    SELECT c.credits_posted - c.debits_posted AS posted
-      FROM lexledger.counters_as_of(statement.account_id, from_time - interval '1 microsecond') c),
-  moves AS (
+    SELECT c.credits_posted - c.debits_posted INTO opening
+      FROM lexledger.counters_as_of(statement.account_id, from_time - interval '1 microsecond') c;
+  ELSE
+    SELECT c.credits_posted - c.debits_posted
+           + (SELECT coalesce(sum(e.credits_posted - e.debits_posted), 0)
+                FROM lexledger.transfer_effect e
+               WHERE e.account_id = statement.account_id AND e.created_at = cursor_time
+                 AND e.transfer_id <= after_transfer_id)
+      INTO opening
+      FROM lexledger.counters_as_of(statement.account_id, cursor_time - interval '1 microsecond') c;
+  END IF;
+  RETURN QUERY
+  WITH moves AS (
     SELECT e.created_at, e.transfer_id, e.kind, e.code, e.counterparty_id,
            e.debits_posted, e.credits_posted,
            e.credits_pending - e.debits_pending AS pending_change
       FROM lexledger.transfer_effect e
      WHERE e.account_id = statement.account_id
-       AND e.created_at >= from_time AND e.created_at < to_time)
+       AND e.created_at >= coalesce(cursor_time, from_time) AND e.created_at < to_time
+       AND (cursor_time IS NULL OR (e.created_at, e.transfer_id) > (cursor_time, after_transfer_id))
+     ORDER BY e.created_at, e.transfer_id
+     LIMIT max_rows)
   SELECT m.created_at, m.transfer_id, m.kind, m.code, m.counterparty_id,
-         lexledger.amount_from_minor(m.debits_posted, acc.currency),
-         lexledger.amount_from_minor(m.credits_posted, acc.currency),
-         lexledger.amount_from_minor(m.pending_change, acc.currency),
+         lexledger.amount_from_minor(m.debits_posted, cur),
+         lexledger.amount_from_minor(m.credits_posted, cur),
+         lexledger.amount_from_minor(m.pending_change, cur),
          lexledger.amount_from_minor(
-           (opening.posted + sum(m.credits_posted - m.debits_posted)
-              OVER (ORDER BY m.created_at, m.transfer_id))::bigint, acc.currency),
+           (opening + sum(m.credits_posted - m.debits_posted)
+              OVER (ORDER BY m.created_at, m.transfer_id))::bigint, cur),
          t.reference
-    FROM moves m CROSS JOIN acc CROSS JOIN opening
+    FROM moves m
     JOIN lexledger.transfer t ON t.id = m.transfer_id
    ORDER BY m.created_at, m.transfer_id;
 END $$;
-COMMENT ON FUNCTION lexledger.statement(bigint, timestamptz, timestamptz) IS
-  'Every transfer touching the account in [from_time, to_time), oldest first, with the running posted balance (credits - debits).';
+COMMENT ON FUNCTION lexledger.statement(bigint, timestamptz, timestamptz, integer, uuid) IS
+  'Every transfer touching the account in [from_time, to_time), oldest first, with the running posted balance (credits - debits); optionally a page of at most max_rows rows after the transfer after_transfer_id.';
 
 CREATE FUNCTION lexledger.totals()
 RETURNS TABLE (currency text, accounts bigint, debits_pending lexledger.amount, debits_posted lexledger.amount,
