@@ -322,14 +322,14 @@ SELECT lexledger.create_unit('KWH', 3);
 SELECT lexledger.create_unit('USD');
 
 -- Constraints on the table itself.
-SELECT row, pg_temp.try('INSERT INTO lexledger.unit (code, decimals) VALUES ' || row) AS result
+SELECT row, pg_temp.try('INSERT INTO lexledger.custom_unit (code, decimals) VALUES ' || row) AS result
 FROM (VALUES ($$('EUR', 2)$$), ($$('bad', 0)$$), ($$('SEVEN', 7)$$),
              ($$('PAGE', 0)$$)) AS v(row);
 
 -- Units are immutable.
-UPDATE lexledger.unit SET decimals = 2 WHERE code = 'KWH';
-DELETE FROM lexledger.unit WHERE code = 'KWH';
-TRUNCATE lexledger.unit;
+UPDATE lexledger.custom_unit SET decimals = 2 WHERE code = 'KWH';
+DELETE FROM lexledger.custom_unit WHERE code = 'KWH';
+TRUNCATE lexledger.custom_unit;
 
 -- A unit created by a transaction that rolls back is gone, even though
 -- this session cached it.
@@ -410,7 +410,7 @@ SELECT count(*) AS operators,
 FROM pg_operator o
 WHERE o.oprcode::text ~ '^(amount_|int8_mul_amount)';
 SELECT obj_description('lexledger.amount'::regtype, 'pg_type') IS NOT NULL AS type_commented,
-       obj_description('lexledger.unit'::regclass, 'pg_class') IS NOT NULL AS table_commented;
+       obj_description('lexledger.custom_unit'::regclass, 'pg_class') IS NOT NULL AS table_commented;
 
 SELECT code, sqlstate FROM lexledger.error_code
 WHERE code IN ('malformed_amount', 'invalid_binary_amount', 'too_many_decimals',

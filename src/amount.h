@@ -5,7 +5,7 @@
  *
  * The currency's number of decimals travels inside every value, so text
  * output never looks anything up; only input and binary receive consult the
- * currency registry (a static ISO table, then the lexledger.unit table).
+ * currency registry (a static ISO table, then the lexledger.custom_unit table).
  */
 #ifndef LEXLEDGER_AMOUNT_H
 #define LEXLEDGER_AMOUNT_H

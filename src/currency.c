@@ -10,7 +10,7 @@
  *	  a catalog or a lock, so registering units of account can never slow
  *	  down ordinary money.
  *
- * 2. Units of account registered in the table lexledger.unit (PAGE, FILE,
+ * 2. Units of account registered in the table lexledger.custom_unit (PAGE, FILE,
  *	  ...).  A backend-local hash table caches the units found there.  A miss
  *	  costs one SPI query; only positive answers are cached, so a unit
  *	  becomes usable as soon as it is visible to the querying snapshot.
@@ -19,7 +19,7 @@
  *	  that created the unit rolls back after we cached it, or if the table is
  *	  dropped (DROP EXTENSION).  Transaction callbacks forget entries cached
  *	  by a transaction that aborts, and a relcache callback forgets
- *	  everything when lexledger.unit itself is invalidated.
+ *	  everything when lexledger.custom_unit itself is invalidated.
  */
 #include "postgres.h"
 
@@ -131,7 +131,7 @@ iso_currency_scale(const char *code)
 }
 
 /* ----------------------------------------------------------------------
- * Units of account: backend-local cache over lexledger.unit
+ * Units of account: backend-local cache over lexledger.custom_unit
  * ----------------------------------------------------------------------
  */
 
@@ -157,7 +157,7 @@ static int	unit_cache_uncommitted = 0;
 /* Set by the relcache callback; the cache is emptied at the next lookup. */
 static bool unit_cache_reset_pending = false;
 
-/* OID of lexledger.unit when we last looked, for the relcache callback. */
+/* OID of lexledger.custom_unit when we last looked, for the relcache callback. */
 static Oid	unit_relid = InvalidOid;
 
 static bool unit_callbacks_registered = false;
@@ -246,7 +246,7 @@ unit_cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * DROP EXTENSION (or anything else that invalidates lexledger.unit) may be
+ * DROP EXTENSION (or anything else that invalidates lexledger.custom_unit) may be
  * followed by a new table with different units: start afresh.  Only a flag
  * is set here, since invalidations can arrive while a lookup is running.
  */
@@ -279,7 +279,7 @@ unit_cache_init(void)
 	unit_cache_uncommitted = 0;
 }
 
-/* OID of lexledger.unit, or InvalidOid when it does not exist (yet). */
+/* OID of lexledger.custom_unit, or InvalidOid when it does not exist (yet). */
 static Oid
 unit_table_oid(void)
 {
@@ -287,11 +287,11 @@ unit_table_oid(void)
 
 	if (!OidIsValid(nspid))
 		return InvalidOid;
-	return get_relname_relid("unit", nspid);
+	return get_relname_relid("custom_unit", nspid);
 }
 
 /*
- * One SPI query of lexledger.unit: the unit's decimals, or -1 if there is
+ * One SPI query of lexledger.custom_unit: the unit's decimals, or -1 if there is
  * no such unit.
  *
  * The query runs as the table's owner, the way foreign-key checks do: a
@@ -304,7 +304,7 @@ static int
 unit_lookup_decimals(const char *code)
 {
 	static const char *query =
-		"SELECT decimals FROM lexledger.unit WHERE code OPERATOR(pg_catalog.=) $1";
+		"SELECT decimals FROM lexledger.custom_unit WHERE code OPERATOR(pg_catalog.=) $1";
 	Oid			relid;
 	HeapTuple	classtup;
 	Oid			owner;
@@ -392,7 +392,7 @@ unit_scale(const char *code)
 		return -1;
 
 	/*
-	 * If lexledger.unit was invalidated while we queried it, the answer is
+	 * If lexledger.custom_unit was invalidated while we queried it, the answer is
 	 * still right for this query, but do not cache it.
 	 */
 	if (unit_cache_reset_pending)
@@ -430,7 +430,7 @@ PG_FUNCTION_INFO_V1(lexledger_iso_currencies);
 /*
  * is_iso_currency(text): true if the text is exactly an active ISO-4217
  * code in lexledger's table (case-sensitive: codes are upper case).  Used by
- * lexledger.unit's CHECK constraint so no unit can shadow a currency.
+ * lexledger.custom_unit's CHECK constraint so no unit can shadow a currency.
  */
 Datum
 lexledger_is_iso_currency(PG_FUNCTION_ARGS)

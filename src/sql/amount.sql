@@ -3,7 +3,7 @@
 -- C in src/amount.c and src/currency.c; user guide in docs/amount.md.
 --
 -- Volatility: amount_in, amount_recv, amount(numeric, text) and
--- amount_from_minor(bigint, text) consult lexledger.unit for codes that are
+-- amount_from_minor(bigint, text) consult lexledger.custom_unit for codes that are
 -- not ISO currencies, so their result for a given input can change (a code
 -- unknown today may be registered tomorrow).  PostgreSQL's own precedent is
 -- enum_in and enum_recv, which consult pg_enum and are STABLE; these are
@@ -21,7 +21,7 @@ CREATE FUNCTION lexledger.amount_in(cstring) RETURNS lexledger.amount
     AS 'MODULE_PATHNAME', 'amount_in'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lexledger.amount_in(cstring) IS
-  'Input function of lexledger.amount: ''150.00 ZAR''. STABLE like enum_in, since units of account come from lexledger.unit.';
+  'Input function of lexledger.amount: ''150.00 ZAR''. STABLE like enum_in, since units of account come from lexledger.custom_unit.';
 
 CREATE FUNCTION lexledger.amount_out(lexledger.amount) RETURNS cstring
     AS 'MODULE_PATHNAME', 'amount_out'
@@ -70,7 +70,12 @@ CREATE FUNCTION lexledger.iso_currencies(OUT code text, OUT decimals integer)
 COMMENT ON FUNCTION lexledger.iso_currencies() IS
   'The ISO-4217 currencies lexledger knows, with their decimals (minor units).';
 
-CREATE TABLE lexledger.unit (
+-- The registry of units besides ISO-4217.  Its name matters: pg_dump and
+-- pg_restore load the data of tables in the order of their names, and any
+-- table holding amounts in these units must load after this one, or the
+-- amounts fail to parse.  "custom_unit" sorts before every lexledger table
+-- that holds amounts (test/t/003_dump_restore.pl checks the order).
+CREATE TABLE lexledger.custom_unit (
     code        text NOT NULL,
     decimals    smallint NOT NULL,
     description text,
@@ -81,18 +86,18 @@ CREATE TABLE lexledger.unit (
     CONSTRAINT unit_code_is_not_iso_currency
         CHECK (NOT lexledger.is_iso_currency(code))
 );
-COMMENT ON TABLE lexledger.unit IS
+COMMENT ON TABLE lexledger.custom_unit IS
   'Units of account usable as amount currencies besides ISO-4217 (PAGE, FILE, ...). Immutable: rows can be added, never changed or removed. Add them with lexledger.create_unit().';
-COMMENT ON COLUMN lexledger.unit.code IS 'Code as written in amounts: 1 to 6 upper-case letters or digits, starting with a letter.';
-COMMENT ON COLUMN lexledger.unit.decimals IS 'Decimals of the unit (0 to 6): 3 PAGE has none.';
-COMMENT ON CONSTRAINT unit_code_is_unique ON lexledger.unit IS 'A code names one unit.';
-COMMENT ON CONSTRAINT unit_code_is_well_formed ON lexledger.unit IS 'Codes are 1 to 6 upper-case letters or digits, starting with a letter.';
-COMMENT ON CONSTRAINT unit_decimals_between_0_and_6 ON lexledger.unit IS 'An amount carries at most 6 decimals.';
-COMMENT ON CONSTRAINT unit_code_is_not_iso_currency ON lexledger.unit IS 'A unit never shadows an ISO-4217 currency.';
+COMMENT ON COLUMN lexledger.custom_unit.code IS 'Code as written in amounts: 1 to 6 upper-case letters or digits, starting with a letter.';
+COMMENT ON COLUMN lexledger.custom_unit.decimals IS 'Decimals of the unit (0 to 6): 3 PAGE has none.';
+COMMENT ON CONSTRAINT unit_code_is_unique ON lexledger.custom_unit IS 'A code names one unit.';
+COMMENT ON CONSTRAINT unit_code_is_well_formed ON lexledger.custom_unit IS 'Codes are 1 to 6 upper-case letters or digits, starting with a letter.';
+COMMENT ON CONSTRAINT unit_decimals_between_0_and_6 ON lexledger.custom_unit IS 'An amount carries at most 6 decimals.';
+COMMENT ON CONSTRAINT unit_code_is_not_iso_currency ON lexledger.custom_unit IS 'A unit never shadows an ISO-4217 currency.';
 
 -- Readable by everyone (lexledger.currencies() lists it); amount input
 -- reads it as the table's owner, so no grant is needed for that.
-GRANT SELECT ON lexledger.unit TO PUBLIC;
+GRANT SELECT ON lexledger.custom_unit TO PUBLIC;
 
 -- Units are immutable: each backend caches the decimals of the units it has
 -- seen, and amounts carry their scale; a changed or removed unit would make
@@ -102,46 +107,46 @@ CREATE FUNCTION lexledger.unit_is_immutable() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RAISE EXCEPTION 'unit_immutable: units of account cannot be changed or removed (% on lexledger.unit)', TG_OP
+    RAISE EXCEPTION 'unit_immutable: units of account cannot be changed or removed (% on lexledger.custom_unit)', TG_OP
         USING ERRCODE = '55000',
               DETAIL = 'Amounts and every session''s cache depend on a unit''s decimals never changing.',
               HINT = 'Register a new unit with lexledger.create_unit().';
 END
 $$;
 COMMENT ON FUNCTION lexledger.unit_is_immutable() IS
-  'Trigger function: refuses UPDATE, DELETE and TRUNCATE on lexledger.unit with unit_immutable.';
+  'Trigger function: refuses UPDATE, DELETE and TRUNCATE on lexledger.custom_unit with unit_immutable.';
 
 CREATE TRIGGER unit_rows_are_immutable
-    BEFORE UPDATE OR DELETE ON lexledger.unit
+    BEFORE UPDATE OR DELETE ON lexledger.custom_unit
     FOR EACH ROW EXECUTE FUNCTION lexledger.unit_is_immutable();
-COMMENT ON TRIGGER unit_rows_are_immutable ON lexledger.unit IS
+COMMENT ON TRIGGER unit_rows_are_immutable ON lexledger.custom_unit IS
   'Units cannot be updated or deleted.';
 
 CREATE TRIGGER unit_table_is_never_truncated
-    BEFORE TRUNCATE ON lexledger.unit
+    BEFORE TRUNCATE ON lexledger.custom_unit
     FOR EACH STATEMENT EXECUTE FUNCTION lexledger.unit_is_immutable();
-COMMENT ON TRIGGER unit_table_is_never_truncated ON lexledger.unit IS
+COMMENT ON TRIGGER unit_table_is_never_truncated ON lexledger.custom_unit IS
   'Units cannot be removed by TRUNCATE either.';
 
 -- The units DafLegal's quotas count in.
-INSERT INTO lexledger.unit (code, decimals, description) VALUES
+INSERT INTO lexledger.custom_unit (code, decimals, description) VALUES
     ('PAGE', 0, 'A page of an analysed document (quota unit)'),
     ('FILE', 0, 'An uploaded document (quota unit)');
 
 -- pg_dump keeps units registered by users; PAGE and FILE are left out since
 -- CREATE EXTENSION makes them again (dumping them would make the restore
 -- fail on the primary key).
-SELECT pg_catalog.pg_extension_config_dump('lexledger.unit',
+SELECT pg_catalog.pg_extension_config_dump('lexledger.custom_unit',
     $$WHERE code NOT IN ('PAGE', 'FILE')$$);
 
 CREATE FUNCTION lexledger.create_unit(code text, decimals integer DEFAULT 0,
                                       description text DEFAULT NULL)
-    RETURNS lexledger.unit
+    RETURNS lexledger.custom_unit
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    result lexledger.unit;
+    result lexledger.custom_unit;
 BEGIN
     IF create_unit.code IS NULL OR create_unit.code !~ '^[A-Z][A-Z0-9]{0,5}$' THEN
         RAISE EXCEPTION 'invalid_unit: % is not a valid unit code',
@@ -162,7 +167,7 @@ BEGIN
 
     -- ON CONFLICT also covers a racing create_unit of the same code: it
     -- waits for the other transaction and then reports unit_exists.
-    INSERT INTO lexledger.unit AS u (code, decimals, description)
+    INSERT INTO lexledger.custom_unit AS u (code, decimals, description)
         VALUES (create_unit.code, create_unit.decimals, create_unit.description)
         ON CONFLICT ON CONSTRAINT unit_code_is_unique DO NOTHING
         RETURNING u.* INTO result;
@@ -187,7 +192,7 @@ AS $$
           FROM lexledger.iso_currencies() AS i
           UNION ALL
           SELECT u.code, u.decimals::integer, 'unit'::text, u.description
-          FROM lexledger.unit AS u) AS c
+          FROM lexledger.custom_unit AS u) AS c
     ORDER BY c.code COLLATE "C"
 $$;
 COMMENT ON FUNCTION lexledger.currencies() IS
@@ -571,4 +576,4 @@ INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
     ('unit_exists', '42710',
      'create_unit() for a code that is already registered.'),
     ('unit_immutable', '55000',
-     'UPDATE, DELETE or TRUNCATE on lexledger.unit: units of account never change.');
+     'UPDATE, DELETE or TRUNCATE on lexledger.custom_unit: units of account never change.');

@@ -1,5 +1,6 @@
 # pg_dump and restore keep the whole ledger: accounts, balances, transfers,
-# holds, the verify history and the identity sequences.
+# holds, the verify history and the identity sequences, also for amounts in
+# a unit a user registered (whose registry must load before the amounts).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -17,6 +18,11 @@ $node->safe_psql('postgres', q{
 	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000002', 4, 2, '20.00 USD');
 	SELECT lexledger.capture('a0000000-0000-0000-0000-000000000003', 'a0000000-0000-0000-0000-000000000002', '5.00 USD');
 	SELECT lexledger.record_verify();
+	SELECT lexledger.create_unit('TOKEN', 2, 'a unit registered by the user');
+	SELECT lexledger.open_account('TOKEN', 'quota', name => 'tok:house');
+	SELECT lexledger.open_account('TOKEN', name => 'tok:user', debits_must_not_exceed_credits => true);
+	SELECT lexledger.transfer('c0000000-0000-0000-0000-000000000001', 8, 9, '12.50 TOKEN');
+	SELECT lexledger.hold('c0000000-0000-0000-0000-000000000002', 9, 8, '2.25 TOKEN', timeout => '1 hour');
 });
 
 my $summary = q{
@@ -25,13 +31,29 @@ my $summary = q{
 	       (SELECT count(*) FROM lexledger.transfer) || '/' ||
 	       (SELECT string_agg(status::text, ',' ORDER BY id) FROM lexledger.hold) || '/' ||
 	       (SELECT count(*) FROM lexledger.verify_run) || '/' ||
-	       (SELECT string_agg(available_balance::text, ',' ORDER BY g) FROM generate_series(1, 7) g,
+	       (SELECT string_agg(available_balance::text, ',' ORDER BY g) FROM generate_series(1, 9) g,
 	               LATERAL lexledger.balance(g))
 };
 my $before = $node->safe_psql('postgres', $summary);
 
 my $dump = $node->basedir . '/ledger.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ], 'pg_dump');
+
+# pg_restore loads table data in the dump's order, which is by name: the
+# unit registry must come before every lexledger table with amount columns
+my $amount_tables = $node->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT c.relname, ' ' ORDER BY c.relname)
+	  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+	 WHERE c.relnamespace = 'lexledger'::regnamespace AND c.relkind = 'r'
+	   AND a.atttypid = 'lexledger.amount'::regtype AND NOT a.attisdropped});
+my ($toc) = run_command([ 'pg_restore', '-l', $dump ]);
+my @data = map { /TABLE DATA lexledger (\S+) / ? $1 : () } split /\n/, $toc;
+my %position = map { $data[$_] => $_ } 0 .. $#data;
+ok(defined $position{custom_unit}, 'the dump holds the unit registry');
+for my $table (split ' ', $amount_tables)
+{
+	ok($position{custom_unit} < $position{$table}, "units load before lexledger.$table");
+}
 $node->safe_psql('postgres', 'CREATE DATABASE restored');
 $node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ], 'pg_restore');
 
@@ -40,13 +62,16 @@ is($node->safe_psql('restored', 'SELECT count(*) FROM lexledger.verify()'), '0',
 
 # the identity sequence continues: a new account does not reuse an id
 is($node->safe_psql('restored', q{SELECT id FROM lexledger.open_account('USD', name => 'after-restore')}),
-	'8', 'account ids continue after restore');
+	'10', 'account ids continue after restore');
 # and the restored ledger posts, captures and refuses as before
 is($node->safe_psql('restored', q{
 	SELECT amount FROM lexledger.capture('a0000000-0000-0000-0000-000000000004', 'a0000000-0000-0000-0000-000000000001')}),
 	'10.00 USD', 'a hold made before the dump is captured after the restore');
 my ($ret, $out, $err) = $node->psql('restored', q{SELECT lexledger.transfer('b0000000-0000-0000-0000-000000000001', 3, 1, '90.01 USD')});
 like($err, qr/insufficient_funds/, 'limits hold after the restore');
+is($node->safe_psql('restored', q{
+	SELECT amount FROM lexledger.capture('c0000000-0000-0000-0000-000000000003', 'c0000000-0000-0000-0000-000000000002')}),
+	'2.25 TOKEN', 'a hold in a registered unit is captured after the restore');
 
 $node->stop;
 done_testing();
