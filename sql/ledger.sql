@@ -161,6 +161,14 @@ SELECT ordinal, id, result, created_at IS NOT NULL AS has_time
     ROW('00000000-0000-0000-0000-0000000000f2', :house, :erin, '1.00 USD', 9, NULL, false, NULL, true)
   ]::lexledger.transfer_request[]);
 SELECT posted_balance, available_balance, debits_pending FROM lexledger.balance(:erin);
+-- a request that the first, optimistic play accepts and the play under the
+-- locks refuses: it fails without a timestamp (its row was rolled back)
+SELECT ordinal, result, created_at IS NOT NULL AS has_time
+  FROM lexledger.transfer_batch(ARRAY[
+    ROW('00000000-0000-0000-0000-0000000000b4', :erin, :bob, '500.00 USD', 5, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000b5', :house, :bob, '0.01 USD', 5, NULL, false, NULL, false)
+  ]::lexledger.transfer_request[]);
+SELECT count(*) AS b4_posted FROM lexledger.transfer WHERE id = '00000000-0000-0000-0000-0000000000b4';
 SELECT status, amount, expires_at > now() AS expires_later FROM lexledger.hold
  WHERE id = '00000000-0000-0000-0000-0000000000f1';
 SELECT count(*) AS live_holds FROM lexledger.pending_transfer;

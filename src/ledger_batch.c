@@ -1109,9 +1109,16 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 
 	if (!post_optimistically(&b))
 	{
-		/* the careful path: retries first, then decide under the locks */
+		/*
+		 * The careful path: retries first, then decide under the locks.
+		 * Nothing of the fast path survived its rollback, its timestamps
+		 * included.
+		 */
 		for (int i = 0; i < b.n; i++)
+		{
 			b.items[i].result = b.items[i].initial_result;
+			b.items[i].created_at_isnull = true;
+		}
 		find_existing(&b);
 		save_initial_results(&b);
 		lock_rows(&b);
