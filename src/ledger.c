@@ -36,23 +36,57 @@ const char *const transfer_kind_names[] = {
 
 /*
  * Saved plans, and the OID of lexledger.amount they were prepared with.  A
- * DROP/CREATE EXTENSION in a long-lived backend gives the type a new OID;
- * a syscache callback on pg_type then makes every plan be prepared again,
- * and the account cache start over.
+ * DROP/CREATE EXTENSION in a long-lived backend gives the type a new OID.
+ * A syscache callback on pg_type only notes that some type changed (it can
+ * run in the middle of executing one of these plans, so it must not free
+ * them); the next ledger_prepare() looks the type up again and, if its OID
+ * changed, prepares every plan again and makes the account cache start
+ * over.
  */
 #define MAX_SAVED_PLANS 32
 static SPIPlanPtr *saved_plans[MAX_SAVED_PLANS];
 static int	n_saved_plans = 0;
 static Oid	amount_type_oid = InvalidOid;
 static bool type_callback_registered = false;
+static bool types_changed = false;
 
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr fetch_plan = NULL;
 static SPIPlanPtr apply_plan = NULL;
 
 static void
-forget_plans(Datum arg, int cacheid, uint32 hashvalue)
+note_type_change(Datum arg, int cacheid, uint32 hashvalue)
 {
+	types_changed = true;
+}
+
+/* lexledger.amount's OID now, or InvalidOid while the extension is absent. */
+static Oid
+current_amount_oid(void)
+{
+	Oid			nsp = get_namespace_oid("lexledger", true);
+
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						   CStringGetDatum("amount"), ObjectIdGetDatum(nsp));
+}
+
+/*
+ * Called before any saved plan or cached account is used: acts on a type
+ * change noted since.
+ */
+void
+ledger_check_types(void)
+{
+	Oid			now;
+
+	if (!types_changed)
+		return;
+	now = current_amount_oid();
+	types_changed = false;
+	if (now == amount_type_oid)
+		return;
 	for (int i = 0; i < n_saved_plans; i++)
 	{
 		if (*saved_plans[i] != NULL)
@@ -60,7 +94,7 @@ forget_plans(Datum arg, int cacheid, uint32 hashvalue)
 		*saved_plans[i] = NULL;
 	}
 	n_saved_plans = 0;
-	amount_type_oid = InvalidOid;
+	amount_type_oid = now;
 	ledger_account_forget_all();
 }
 
@@ -96,13 +130,15 @@ ledger_prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 	SPIPlanPtr	plan;
 	Oid			types[16];
 
-	if (*cache != NULL)
-		return *cache;
 	if (!type_callback_registered)
 	{
-		CacheRegisterSyscacheCallback(TYPEOID, forget_plans, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, note_type_change, (Datum) 0);
 		type_callback_registered = true;
+		amount_type_oid = current_amount_oid();
 	}
+	ledger_check_types();
+	if (*cache != NULL)
+		return *cache;
 	Assert(nargs <= lengthof(types));
 	for (int i = 0; i < nargs; i++)
 		types[i] = OidIsValid(argtypes[i]) ? argtypes[i] : amount_oid();

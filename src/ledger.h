@@ -91,6 +91,7 @@ extern int	ledger_account_slot(const LedgerAccount *account);
 
 /* ledger.c: building blocks of a posting */
 extern void ledger_spi_connect(void);
+extern void ledger_check_types(void);
 extern SPIPlanPtr ledger_prepare(SPIPlanPtr *cache, const char *sql,
 								 int nargs, Oid *argtypes);
 extern Oid	ledger_type_oid(const char *name);

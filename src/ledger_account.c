@@ -75,6 +75,7 @@ ensure_cache(void)
 {
 	HASHCTL		ctl;
 
+	ledger_check_types();
 	if (!callbacks_registered)
 	{
 		RegisterXactCallback(account_cache_xact_callback, NULL);
