@@ -367,8 +367,9 @@ BEGIN
     RAISE EXCEPTION 'account_not_found: account % does not exist', counters_as_of.account_id
       USING ERRCODE = 'LX100';
   END IF;
+  as_of := coalesce(as_of, 'infinity');
   IF from_now IS NULL THEN
-    from_now := as_of IS NULL OR as_of >= opened + (now() - opened) / 2;
+    from_now := as_of >= opened + (now() - opened) / 2;
   END IF;
   IF NOT from_now THEN
     SELECT coalesce(sum(e.debits_pending), 0), coalesce(sum(e.debits_posted), 0),
@@ -409,16 +410,9 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'account_not_found: account % does not exist', balance.account_id USING ERRCODE = 'LX100';
   END IF;
-  IF as_of IS NULL THEN
-    SELECT coalesce(sum(b.debits_pending), 0), coalesce(sum(b.debits_posted), 0),
-           coalesce(sum(b.credits_pending), 0), coalesce(sum(b.credits_posted), 0)
-      INTO dp, dpo, cp, cpo
-      FROM lexledger.account_balance b WHERE b.account_id = balance.account_id;
-  ELSE
-    SELECT c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted
-      INTO dp, dpo, cp, cpo
-      FROM lexledger.counters_as_of(balance.account_id, as_of) c;
-  END IF;
+  SELECT c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted
+    INTO dp, dpo, cp, cpo
+    FROM lexledger.counters_as_of(balance.account_id, as_of) c;
   RETURN QUERY SELECT cur,
     lexledger.amount_from_minor(dp, cur), lexledger.amount_from_minor(dpo, cur),
     lexledger.amount_from_minor(cp, cur), lexledger.amount_from_minor(cpo, cur),
