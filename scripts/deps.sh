@@ -10,8 +10,10 @@ packages=(
 	# libraries the parts link against (installed once, here, for every part)
 	libcurl4-openssl-dev libjansson-dev libpoppler-glib-dev libxml2-dev
 	libzip-dev libssl-dev libargon2-dev
-	# test kit: TAP tests (IPC::Run), pdftotext as a benchmark baseline
-	libipc-run-perl poppler-utils
+	# test kit: TAP tests (IPC::Run; pgrep from procps), the docs check
+	# (python3), the benchmark (sysctl from procps, column from
+	# bsdextrautils), pdftotext for the document parts
+	libipc-run-perl procps python3 bsdextrautils poppler-utils
 )
 
 missing=()
