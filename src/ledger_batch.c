@@ -786,9 +786,10 @@ insert_transfers(Batch *b, bool fast)
 		elog(ERROR, "lexledger: batch insert failed: %s", SPI_result_code_string(ret));
 
 	/*
-	 * A request whose id a concurrent transaction posted after step 2 was
-	 * skipped by ON CONFLICT, but step 5 counted it: the decisions no longer
-	 * hold.  Give up; a retry sees that transfer and answers 'exists'.
+	 * Only the careful path gets here with fewer rows: a request whose id a
+	 * concurrent transaction posted after step 2 was skipped by ON
+	 * CONFLICT, but the play counted it, so the decisions no longer hold.
+	 * Give up; a retry sees that transfer and answers 'exists'.
 	 */
 	if (SPI_processed != (uint64) n)
 		ereport(ERROR,
@@ -859,8 +860,8 @@ slot_row_index(SlotDelta *rows, int m, int64 account_id, int16 slot)
  * is an error (a safety net: lock_rows read the flags under lock).  On the
  * fast path ("refresh") this update is what locks the rows: the counters
  * it returns, less the batch's own deltas, become the locked counters of
- * the accounts with a limit, and the closed flags it returns replace the
- * snapshot's, for the replay that checks the decisions.
+ * the accounts with a limit, and the closed flags it returns are the
+ * first the batch reads, for the replay that checks the decisions.
  */
 static void
 update_counters(Batch *b, bool refresh)
@@ -907,14 +908,6 @@ update_counters(Batch *b, bool refresh)
 		elog(ERROR, "lexledger: batch balance update failed: %s", SPI_result_code_string(ret));
 	require_balance_rows(m);
 
-	if (refresh)
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-
-			b->accounts[account_index(b, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
-																	  SPI_tuptable->tupdesc, 1, &isnull)))].closed = false;
-		}
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
@@ -1035,6 +1028,9 @@ post_optimistically(Batch *b)
 	const char **decided = palloc(sizeof(char *) * Max(b->n, 1));
 	bool		kept;
 
+	/* a failed request reusing a posted id needs the careful path's answer */
+	if (any_failed_id_posted(b))
+		return false;
 	for (int i = 0; i < b->n; i++)
 		decided[i] = b->items[i].result;
 
@@ -1043,13 +1039,9 @@ post_optimistically(Batch *b)
 	PG_TRY();
 	{
 		insert_transfers(b, true);
-		kept = !any_failed_id_posted(b);
-		if (kept)
-		{
-			update_counters(b, true);
-			play_requests(b);
-			kept = same_results(b, decided);
-		}
+		update_counters(b, true);
+		play_requests(b);
+		kept = same_results(b, decided);
 	}
 	PG_CATCH();
 	{

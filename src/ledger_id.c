@@ -16,9 +16,7 @@
  */
 #include "postgres.h"
 
-#include "datatype/timestamp.h"
 #include "fmgr.h"
-#include "port/pg_bswap.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
