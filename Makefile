@@ -36,6 +36,8 @@ all install:
 	@echo "pg_config not found: run 'make deps' first (make run and make test do it)" >&2; exit 1
 endif
 
+FINGERPRINT = cat $(SQL_PARTS) | md5sum | cut -c1-32
+
 # The script ends with its own fingerprint (md5 of the parts), which
 # lexledger.schema_fingerprint() returns: make run compares the two to tell
 # a database created from an older build of the same version.
@@ -43,7 +45,7 @@ $(DATA_built): $(SQL_PARTS) lexledger.control
 	( printf '%s\n' "-- lexledger $(EXTVERSION): generated from src/sql/*.sql by make; do not edit" \
 	    '\echo Use "CREATE EXTENSION lexledger" to load this file. \quit'; \
 	  for f in $(SQL_PARTS); do printf '\n-- ---- %s ----\n' "$$f"; cat $$f; done; \
-	  fp=$$(cat $(SQL_PARTS) | md5sum | cut -c1-32); \
+	  fp=$$($(FINGERPRINT)); \
 	  printf '\n-- ---- fingerprint ----\n'; \
 	  printf '%s\n' "CREATE FUNCTION lexledger.schema_fingerprint() RETURNS text" \
 	    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS \$$\$$SELECT '$$fp'::text\$$\$$;" \
@@ -53,7 +55,11 @@ $(DATA_built): $(SQL_PARTS) lexledger.control
 # All the objects depend on the shared headers.
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: deps run stop test bench psql
+.PHONY: deps run stop test bench psql fingerprint
+
+# prints the fingerprint the extension script built from these sources has
+fingerprint:
+	@$(FINGERPRINT)
 
 deps:
 	@scripts/deps.sh

@@ -42,7 +42,7 @@ SELECT * FROM lexledger.verify();
 -- the schema knows which build of its SQL created it (make run compares
 -- this with the installed script to spot a database left by an older build)
 SELECT lexledger.schema_fingerprint() ~ '^[0-9a-f]{32}$' AS is_md5;
-SELECT strpos(pg_read_file(c.setting || '/extension/lexledger--' || e.extversion || '.sql'),
-              'SELECT ''' || lexledger.schema_fingerprint() || '''') > 0 AS matches_installed_script
-  FROM pg_config c, pg_extension e
- WHERE c.name = 'SHAREDIR' AND e.extname = 'lexledger';
+-- and it is the fingerprint of the sources in this folder: the installed
+-- extension was built from them
+\set sources_fingerprint `make -s --no-print-directory fingerprint`
+SELECT lexledger.schema_fingerprint() = :'sources_fingerprint' AS built_from_these_sources;
