@@ -191,11 +191,23 @@ SELECT result, count(*) FROM lexledger.transfer_batch((
                        '0.01 USD', 10, NULL, false, NULL, false)::lexledger.transfer_request)
     FROM generate_series(1, 1000) g)) GROUP BY result;
 SELECT posted_balance FROM lexledger.balance(:bob);
--- counters that would overflow 64 bits fail the whole batch, changing nothing
-SELECT pg_temp.err($$SELECT count(*) FROM lexledger.transfer_batch(ARRAY[
-    ROW('00000000-0000-0000-0000-0000000000a1', $$ || :house || $$, $$ || :bob || $$, '92233720368547758.07 USD', 0, NULL, false, NULL, false),
-    ROW('00000000-0000-0000-0000-0000000000a2', $$ || :house || $$, $$ || :bob || $$, '92233720368547758.07 USD', 0, NULL, false, NULL, false)
-  ]::lexledger.transfer_request[])$$);
+-- a request that would overflow a 64-bit counter fails alone, whether its
+-- batch overflows the counters by itself or a counter is already full
+SELECT code FROM lexledger.create_unit('OVFL');
+SELECT (lexledger.open_account('OVFL', name => 'ovfl-source')).id AS ovsrc \gset
+SELECT (lexledger.open_account('OVFL', name => 'ovfl-sink')).id AS ovsink \gset
+SELECT ordinal, result FROM lexledger.transfer_batch(ARRAY[
+    ROW('00000000-0000-0000-0000-0000000000a1', :ovsrc, :ovsink, '9223372036854775800 OVFL', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000a2', :ovsrc, :ovsink, '8 OVFL', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000a4', :house, :bob, '0.01 USD', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000a5', :ovsrc, :ovsink, '7 OVFL', 0, NULL, false, NULL, false)
+  ]::lexledger.transfer_request[]);
+SELECT ordinal, result FROM lexledger.transfer_batch(ARRAY[
+    ROW('00000000-0000-0000-0000-0000000000a6', :house, :bob, '0.01 USD', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000a7', :ovsink, :ovsrc, '1 OVFL', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000000a8', :ovsrc, :ovsink, '1 OVFL', 0, NULL, false, NULL, false)
+  ]::lexledger.transfer_request[]);
+SELECT posted_balance FROM lexledger.balance(:ovsink);
 SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-0000000000a3', $$ || :bob || $$, $$ || :house || $$, '92233720368547758.07 USD')$$);
 SELECT posted_balance FROM lexledger.balance(:bob);
 SELECT * FROM lexledger.verify();

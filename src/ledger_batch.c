@@ -27,10 +27,10 @@
  * what locks the rows, after the expensive insert, so locks are held only
  * for the update and the commit; and the counters the update returns, less
  * the batch's own deltas, are the locked counters on which the requests are
- * played again.  When the batch holds a retry, or the replay tells a
- * different story (a concurrent transfer changed a balance the batch relied
- * on), the subtransaction is rolled back and the careful path decides
- * again: step 2, lock, play, insert, update.  Either way every acceptance
+ * played again.  When the batch holds a retry, the unchecked sums overflow
+ * a counter, or the replay tells a different story (a concurrent transfer changed a balance the batch
+ * relied on), the subtransaction is rolled back and the careful path
+ * decides again: step 2, lock, play, insert, update.  Either way every acceptance
  * stands on locked rows, and every posting path takes balance rows in
  * (account, slot) order, so none deadlocks with
  * another.  A request that fails gets its error code as result and changes
@@ -86,7 +86,7 @@ typedef struct BatchAccount
 	LedgerAccount meta;
 	bool		found;
 	bool		closed;
-	Counters	counters;		/* locked totals, accounts with a limit only */
+	Counters	counters;		/* locked counters of the balance row it writes */
 } BatchAccount;
 
 typedef struct Batch
@@ -378,15 +378,22 @@ transfer_deltas(const TransferRow *t, Counters *d, Counters *c)
 		d->debits_posted = c->credits_posted = t->amount.units;
 }
 
+/*
+ * acc += sign * d, all four counters or none: returns true, leaving acc
+ * as it was, when one would pass 64 bits.
+ */
 static bool
 counters_add(Counters *acc, const Counters *d, int sign)
 {
+	Counters	sum;
 	bool		overflow = false;
 
-	overflow |= pg_add_s64_overflow(acc->debits_pending, sign * d->debits_pending, &acc->debits_pending);
-	overflow |= pg_add_s64_overflow(acc->debits_posted, sign * d->debits_posted, &acc->debits_posted);
-	overflow |= pg_add_s64_overflow(acc->credits_pending, sign * d->credits_pending, &acc->credits_pending);
-	overflow |= pg_add_s64_overflow(acc->credits_posted, sign * d->credits_posted, &acc->credits_posted);
+	overflow |= pg_add_s64_overflow(acc->debits_pending, sign * d->debits_pending, &sum.debits_pending);
+	overflow |= pg_add_s64_overflow(acc->debits_posted, sign * d->debits_posted, &sum.debits_posted);
+	overflow |= pg_add_s64_overflow(acc->credits_pending, sign * d->credits_pending, &sum.credits_pending);
+	overflow |= pg_add_s64_overflow(acc->credits_posted, sign * d->credits_posted, &sum.credits_posted);
+	if (!overflow)
+		*acc = sum;
 	return overflow;
 }
 
@@ -417,10 +424,12 @@ is_candidate(const BatchItem *item)
 
 /*
  * The balance rows the wanted requests write, one per (account, slot) in
- * key order, each with the sum of their deltas.  Returns how many.
+ * key order, each with the sum of their deltas when "sum" (locking needs
+ * only the keys, and requests that are still to be checked may overflow
+ * together).  Returns how many.
  */
 static int
-slot_rows(Batch *b, bool (*want) (const BatchItem *), SlotDelta **out)
+slot_rows(Batch *b, bool (*want) (const BatchItem *), bool sum, SlotDelta **out)
 {
 	SlotDelta  *rows = palloc0(sizeof(SlotDelta) * Max(2 * b->n, 1));
 	int			n = 0,
@@ -449,7 +458,7 @@ slot_rows(Batch *b, bool (*want) (const BatchItem *), SlotDelta **out)
 	{
 		if (m > 0 && cmp_slot_delta(&rows[m - 1], &rows[i]) == 0)
 		{
-			if (counters_add(&rows[m - 1].delta, &rows[i].delta, 1))
+			if (sum && counters_add(&rows[m - 1].delta, &rows[i].delta, 1))
 				ereport(ERROR,
 						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 						 errmsg("amount_out_of_range: the batch overflows the counters of account " INT64_FORMAT,
@@ -475,8 +484,8 @@ require_balance_rows(int expected)
 
 /*
  * Step 6: locks every balance row that a request still in play may touch,
- * in (account, slot) order, the order every posting path uses; reads the
- * counters of accounts with a limit and the closed flag of all of them.
+ * in (account, slot) order, the order every posting path uses; reads their
+ * counters and closed flags.
  */
 static void
 lock_rows(Batch *b)
@@ -485,7 +494,7 @@ lock_rows(Batch *b)
 	Datum	   *ids,
 			   *slots;
 	Datum		args[2];
-	int			m = slot_rows(b, is_candidate, &rows),
+	int			m = slot_rows(b, is_candidate, false, &rows),
 				ret;
 
 	if (m == 0)
@@ -521,21 +530,18 @@ lock_rows(Batch *b)
 		bool		isnull;
 		BatchAccount *a = &b->accounts[account_index(b, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)))];
 
-		if (LedgerAccountIsLimited(&a->meta))
-		{
-			a->counters.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			a->counters.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-			a->counters.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-			a->counters.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-		}
+		a->counters.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		a->counters.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		a->counters.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		a->counters.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 		a->closed |= DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 	}
 }
 
 /*
  * Applies one request to the in-memory counters; returns its error code,
- * or NULL when it posts.  Only accounts with a limit are tracked: nothing
- * can make the others fail.
+ * or NULL when it posts.  Accounts without a limit can fail only by
+ * overflowing their counters.
  */
 static const char *
 play_one(Batch *b, BatchItem *item)
@@ -566,25 +572,20 @@ play_one(Batch *b, BatchItem *item)
 	{
 		if (acct[s]->closed)
 			err = "account_closed";
-		else if (!LedgerAccountIsLimited(&acct[s]->meta))
-			continue;
 		else if (counters_add(&acct[s]->counters, &delta[s], 1))
-		{
-			counters_add(&acct[s]->counters, &delta[s], -1);
 			err = "amount_out_of_range";
-		}
 		else
 		{
 			applied = s + 1;
-			if (ledger_limit_violated(&acct[s]->meta, &acct[s]->counters, &delta[s]))
+			if (LedgerAccountIsLimited(&acct[s]->meta) &&
+				ledger_limit_violated(&acct[s]->meta, &acct[s]->counters, &delta[s]))
 				err = acct[s]->meta.debits_limited ? "insufficient_funds" : "credit_limit_exceeded";
 		}
 	}
 	if (err != NULL)
 	{
 		for (int s = 0; s < applied; s++)
-			if (LedgerAccountIsLimited(&acct[s]->meta))
-				counters_add(&acct[s]->counters, &delta[s], -1);
+			counters_add(&acct[s]->counters, &delta[s], -1);
 		return err;
 	}
 	e = hash_search(b->posted, &item->t.id, HASH_ENTER, NULL);
@@ -606,8 +607,7 @@ unplay_one(Batch *b, BatchItem *item)
 		return;
 	transfer_deltas(&item->t, &delta[0], &delta[1]);
 	for (int s = 0; s < 2; s++)
-		if (LedgerAccountIsLimited(&b->accounts[acct[s]].meta))
-			counters_add(&b->accounts[acct[s]].counters, &delta[s], -1);
+		counters_add(&b->accounts[acct[s]].counters, &delta[s], -1);
 }
 
 /*
@@ -825,10 +825,26 @@ insert_transfers(Batch *b, bool fast)
 }
 
 /*
- * Runs the counters update with hash and merge joins off, so that its plan
- * is a nested loop driven by the sorted deltas: rows are then locked in
- * (account, slot) order, the order every posting path uses.  Plans made
- * for this statement are always made under these settings.
+ * The planner settings under which the counters update can only be nested
+ * loops whose outer side is either the sorted deltas or the balance table's
+ * primary key in order: rows are then locked in (account, slot) order, the
+ * order every posting path uses, whatever the statistics and whatever the
+ * caller's own settings.
+ */
+static const char *const key_order_settings[][2] = {
+	{"enable_hashjoin", "off"},
+	{"enable_mergejoin", "off"},
+	{"enable_seqscan", "off"},
+	{"enable_bitmapscan", "off"},
+	{"enable_tidscan", "off"},
+	{"enable_nestloop", "on"},
+	{"enable_indexscan", "on"},
+};
+
+/*
+ * Runs the counters update under key_order_settings.  Plans made for this
+ * statement are always made under them, since a plan is only (re)made when
+ * it is executed.
  */
 static int
 execute_in_key_order(SPIPlanPtr plan, Datum *args)
@@ -836,10 +852,9 @@ execute_in_key_order(SPIPlanPtr plan, Datum *args)
 	int			nestlevel = NewGUCNestLevel();
 	int			ret;
 
-	(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	for (int i = 0; i < lengthof(key_order_settings); i++)
+		(void) set_config_option(key_order_settings[i][0], key_order_settings[i][1],
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	ret = SPI_execute_plan(plan, args, NULL, false, 0);
 	AtEOXact_GUC(true, nestlevel);
 	return ret;
@@ -860,14 +875,14 @@ slot_row_index(SlotDelta *rows, int m, int64 account_id, int16 slot)
  * is an error (a safety net: lock_rows read the flags under lock).  On the
  * fast path ("refresh") this update is what locks the rows: the counters
  * it returns, less the batch's own deltas, become the locked counters of
- * the accounts with a limit, and the closed flags it returns are the
+ * the batch's accounts, and the closed flags it returns are the
  * first the batch reads, for the replay that checks the decisions.
  */
 static void
 update_counters(Batch *b, bool refresh)
 {
 	SlotDelta  *rows;
-	int			m = slot_rows(b, is_new_posting, &rows),
+	int			m = slot_rows(b, is_new_posting, true, &rows),
 				ret;
 	Datum	   *cols[6];
 	Datum		args[6];
@@ -930,8 +945,6 @@ update_counters(Batch *b, bool refresh)
 			continue;
 		}
 		a->closed |= closed;
-		if (!LedgerAccountIsLimited(&a->meta))
-			continue;
 		after.debits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 		after.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 		after.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
@@ -1005,13 +1018,19 @@ save_initial_results(Batch *b)
 		b->items[i].initial_result = b->items[i].result;
 }
 
-/* Whether the error is an id of the batch that is already posted. */
+/*
+ * Whether the careful path answers this error of the fast path: an id of
+ * the batch already posted (the retry is answered 'exists'), or counters
+ * that the batch's unchecked sums overflow (the request that overflows
+ * gets amount_out_of_range).
+ */
 static bool
-is_posted_id_conflict(const ErrorData *edata)
+is_careful_path_error(const ErrorData *edata)
 {
-	return edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION &&
-		edata->constraint_name != NULL &&
-		strcmp(edata->constraint_name, "transfer_pkey") == 0;
+	if (edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
+		return edata->constraint_name != NULL &&
+			strcmp(edata->constraint_name, "transfer_pkey") == 0;
+	return edata->sqlerrcode == ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
 }
 
 /*
@@ -1048,8 +1067,8 @@ post_optimistically(Batch *b)
 		/*
 		 * Close our subtransaction before the error travels on: a caller
 		 * that catches it (a PL/pgSQL EXCEPTION block) rolls back its own
-		 * subtransaction, which must then be the innermost one.  A retry's
-		 * id conflict is no error: the careful path answers it.
+		 * subtransaction, which must then be the innermost one.  Some
+		 * errors are only the fast path's: the careful path answers them.
 		 */
 		ErrorData  *edata;
 
@@ -1059,7 +1078,7 @@ post_optimistically(Batch *b)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (!is_posted_id_conflict(edata))
+		if (!is_careful_path_error(edata))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		return false;

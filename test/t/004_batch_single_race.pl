@@ -13,6 +13,7 @@ $node->safe_psql('postgres', q{
 	SELECT lexledger.open_account('USD', name => 'w' || g, debits_must_not_exceed_credits => true)
 	  FROM generate_series(1, 20) g;
 	SELECT lexledger.transfer(md5('fund' || g)::uuid, 1, 1 + g, '10.00 USD') FROM generate_series(1, 20) g;
+	CREATE TABLE batch_result (result text, n bigint);
 });
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
@@ -27,12 +28,12 @@ SELECT lexledger.transfer(gen_random_uuid(), 1, :a, '0.20 USD');
 });
 PostgreSQL::Test::Utils::append_to_file("$dir/batch.sql", q{
 \set base random(0, 19)
-SELECT count(*) FROM lexledger.transfer_batch((
+INSERT INTO batch_result SELECT result, count(*) FROM lexledger.transfer_batch((
   SELECT array_agg(ROW(gen_random_uuid(), 2 + (:base + g) % 20,
                        CASE WHEN g % 3 = 0 THEN 1 ELSE 2 + (:base + g * 7 + 1) % 20 END,
                        '0.25 USD', 2, NULL, g % 5 = 0, NULL, false)::lexledger.transfer_request)
     FROM generate_series(1, 40) g
-   WHERE (:base + g) % 20 <> (:base + g * 7 + 1) % 20));
+   WHERE (:base + g) % 20 <> (:base + g * 7 + 1) % 20)) GROUP BY result;
 });
 
 my ($stdout, $stderr) = run_command(
@@ -44,6 +45,16 @@ unlike($stderr, qr/ERROR|abort/i, 'six clients mixing single transfers and batch
 is($node->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify() is clean');
 ok($node->safe_psql('postgres', q{SELECT count(*) FROM lexledger.transfer WHERE code = 2}) > 0,
 	'batches posted');
+is($node->safe_psql('postgres', q{SELECT sum(n) FROM batch_result WHERE result = 'ok'}),
+	$node->safe_psql('postgres', q{SELECT count(*) FROM lexledger.transfer WHERE code = 2}),
+	'every batch request answered ok is posted, and only those');
+ok($node->safe_psql('postgres', q{SELECT coalesce(sum(n), 0) FROM batch_result WHERE result = 'insufficient_funds'}) > 0,
+	'some batch requests ran out of funds');
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT result, ',' ORDER BY result) FROM batch_result}),
+	'insufficient_funds,ok', 'no other result than ok and insufficient_funds');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM lexledger.account a, lexledger.balance(a.id) b
+	 WHERE a.name LIKE 'w%' AND lexledger.minor_units(b.posted_balance) < 0}), '0', 'no wallet overdrawn');
 ok(!$node->log_contains('deadlock detected'), 'no deadlock in the server log');
 
 $node->stop;
