@@ -41,14 +41,14 @@ FINGERPRINT = cat $(SQL_PARTS) | md5sum | cut -c1-32
 # The script ends with its own fingerprint (md5 of the parts), which
 # lexledger.schema_fingerprint() returns: make run compares the two to tell
 # a database created from an older build of the same version.
-$(DATA_built): $(SQL_PARTS) lexledger.control
+$(DATA_built): $(SQL_PARTS) lexledger.control Makefile
 	( printf '%s\n' "-- lexledger $(EXTVERSION): generated from src/sql/*.sql by make; do not edit" \
 	    '\echo Use "CREATE EXTENSION lexledger" to load this file. \quit'; \
 	  for f in $(SQL_PARTS); do printf '\n-- ---- %s ----\n' "$$f"; cat $$f; done; \
 	  fp=$$($(FINGERPRINT)); \
 	  printf '\n-- ---- fingerprint ----\n'; \
 	  printf '%s\n' "CREATE FUNCTION lexledger.schema_fingerprint() RETURNS text" \
-	    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS \$$\$$SELECT '$$fp'::text\$$\$$;" \
+	    "LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS \$$\$$SELECT '$$fp'::text\$$\$$;" \
 	    "COMMENT ON FUNCTION lexledger.schema_fingerprint() IS" \
 	    "  'md5 of the SQL this schema was created from: tells builds of the same version apart.';" ) > $@
 

@@ -15,14 +15,26 @@ RESET lexledger.balance_slots;
 SELECT pg_temp.err($$SET lexledger.balance_slots = 65$$);
 
 -- record_verify() keeps a history of verify() runs
-SELECT problems, report FROM lexledger.record_verify();
+SELECT problems, report, error FROM lexledger.record_verify();
 SELECT count(*) AS runs, sum(problems) AS problems FROM lexledger.verify_run;
+-- a run has either an outcome or an error (a run that cannot finish:
+-- test/t/006_verify_history.pl)
+SELECT pg_temp.err($$INSERT INTO lexledger.verify_run (started_at, problems, report, error) VALUES (now(), 0, '[]', 'both')$$);
+
+-- every SQL and PL/pgSQL function pins its search_path, except two that the
+-- planner must be able to inline
+SELECT p.proname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'lexledger'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
+   AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
+ ORDER BY 1;
+-- result codes of transfer_batch that are never raised are listed too
+SELECT code, sqlstate FROM lexledger.error_code WHERE sqlstate IS NULL ORDER BY code;
 
 -- pg_cron is not installed in this database: a clear error
 SELECT pg_temp.err($$SELECT * FROM lexledger.schedule_maintenance()$$);
 
 -- the expiry worker runs (in the database named by lexledger.database_name)
-SELECT backend_type, database FROM lexledger.worker_status();
+SELECT backend_type, database = current_setting('lexledger.database_name') AS in_the_configured_database FROM lexledger.worker_status();
 
 -- DROP and CREATE EXTENSION in a long-lived session: account ids start
 -- over, and nothing this session cached of the old accounts is used

@@ -186,6 +186,7 @@ CREATE FUNCTION lexledger.currencies(OUT code text, OUT decimals integer,
                                      OUT kind text, OUT description text)
     RETURNS SETOF record
     LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT c.code, c.decimals, c.kind, c.description
     FROM (SELECT i.code, i.decimals, 'iso'::text AS kind, NULL::text AS description

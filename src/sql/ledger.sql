@@ -25,6 +25,8 @@ INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('transfer_not_found',          'LX131', 'no transfer of the account has this id (a statement page''s after_transfer_id)'),
   ('invalid_max_rows',            '2201W', 'a statement page needs max_rows of at least 1 (or null)'),
   ('concurrent_duplicate',        '40001', 'a transfer id was posted by a concurrent transaction; retry the call'),
+  ('linked_event_failed',         NULL,    'transfer_batch result: another request of its linked chain failed, so this one was not posted'),
+  ('linked_event_chain_open',     NULL,    'transfer_batch result: the batch ended inside a linked chain, so the chain was not posted'),
   ('transfer_immutable',          'LX150', 'posted transfers are never updated or deleted');
 
 CREATE TYPE lexledger.account_kind AS ENUM (
@@ -125,7 +127,8 @@ COMMENT ON COLUMN lexledger.transfer.created_at IS
   'Server-assigned (clock_timestamp at insert); statements order by (created_at, id).';
 
 CREATE FUNCTION lexledger.refuse_history_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
   IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
@@ -196,7 +199,8 @@ CREATE FUNCTION lexledger.open_account(
   metadata jsonb DEFAULT NULL,
   slots integer DEFAULT NULL)
 RETURNS lexledger.account
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
   a lexledger.account;
   limited boolean := debits_must_not_exceed_credits OR credits_must_not_exceed_debits;
@@ -251,7 +255,8 @@ COMMENT ON FUNCTION lexledger.open_account(text, lexledger.account_kind, text, b
 
 CREATE FUNCTION lexledger.close_account(account_id bigint)
 RETURNS lexledger.account
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
   a lexledger.account;
 BEGIN
@@ -304,7 +309,11 @@ COMMENT ON FUNCTION lexledger.transfer_batch(lexledger.transfer_request[]) IS
 -- What a transfer does to the pending and the posted counters of each of
 -- its two accounts (the same on both sides), in minor units.  A resolution
 -- takes the whole hold out of pending and puts the captured amount (zero
--- for void/expire) into posted.
+-- for void/expire) into posted.  Unlike the other SQL and PL/pgSQL
+-- functions these two do not pin search_path, so that the planner can
+-- inline them into the statement and verify queries; every name in them is
+-- qualified and their only operators are pg_catalog's, which is searched
+-- first.
 CREATE FUNCTION lexledger.pending_change(kind lexledger.transfer_kind,
                                          amount lexledger.amount,
                                          pending_amount lexledger.amount)
@@ -357,7 +366,8 @@ CREATE FUNCTION lexledger.counters_as_of(account_id bigint, as_of timestamptz,
                                          from_now boolean DEFAULT NULL,
                                          OUT debits_pending bigint, OUT debits_posted bigint,
                                          OUT credits_pending bigint, OUT credits_posted bigint)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
   opened timestamptz;
   later record;
@@ -401,7 +411,8 @@ RETURNS TABLE (currency text,
                debits_pending lexledger.amount, debits_posted lexledger.amount,
                credits_pending lexledger.amount, credits_posted lexledger.amount,
                posted_balance lexledger.amount, available_balance lexledger.amount)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
   cur text;
   dp bigint; dpo bigint; cp bigint; cpo bigint;
@@ -432,7 +443,8 @@ CREATE FUNCTION lexledger.statement(account_id bigint, from_time timestamptz, to
 RETURNS TABLE (created_at timestamptz, transfer_id uuid, kind lexledger.transfer_kind, code integer,
                counterparty_id bigint, debit lexledger.amount, credit lexledger.amount,
                pending_change lexledger.amount, balance lexledger.amount, reference jsonb)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
   cur text;
   cursor_time timestamptz;
@@ -499,7 +511,8 @@ COMMENT ON FUNCTION lexledger.statement(bigint, timestamptz, timestamptz, intege
 CREATE FUNCTION lexledger.totals()
 RETURNS TABLE (currency text, accounts bigint, debits_pending lexledger.amount, debits_posted lexledger.amount,
                credits_pending lexledger.amount, credits_posted lexledger.amount)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
   SELECT a.currency, count(DISTINCT a.id),
          lexledger.amount_from_minor(sum(b.debits_pending)::bigint, a.currency),
          lexledger.amount_from_minor(sum(b.debits_posted)::bigint, a.currency),
@@ -514,7 +527,8 @@ COMMENT ON FUNCTION lexledger.totals() IS
 -- verify(): empty result = healthy.  Each row names a broken invariant.
 CREATE FUNCTION lexledger.verify()
 RETURNS TABLE (problem text, account_id bigint, currency text, detail text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
   WITH counters AS (
     SELECT b.account_id, sum(b.debits_pending) dp, sum(b.debits_posted) dpo,
            sum(b.credits_pending) cp, sum(b.credits_posted) cpo

@@ -8,28 +8,43 @@ CREATE TABLE lexledger.verify_run (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   started_at  timestamptz NOT NULL,
   finished_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-  problems    integer NOT NULL,
-  report      jsonb NOT NULL,
-  CONSTRAINT verify_run_problems_counted CHECK (problems >= 0)
+  problems    integer,
+  report      jsonb,
+  error       text,
+  CONSTRAINT verify_run_problems_counted CHECK (problems >= 0),
+  CONSTRAINT verify_run_has_outcome_or_error
+    CHECK ((error IS NULL) = (problems IS NOT NULL AND report IS NOT NULL))
 );
 SELECT pg_catalog.pg_extension_config_dump('lexledger.verify_run', '');
 SELECT pg_catalog.pg_extension_config_dump('lexledger.verify_run_id_seq', '');
 CREATE INDEX verify_run_started_idx ON lexledger.verify_run (started_at);
 COMMENT ON TABLE lexledger.verify_run IS
   'History of lexledger.record_verify() runs (the nightly pg_cron job): problems = 0 means the ledger was proven healthy.';
+COMMENT ON COLUMN lexledger.verify_run.error IS
+  'Why verify() did not finish (SQLSTATE and message), for example a lock or statement timeout; problems and report are then null.';
 
 CREATE FUNCTION lexledger.record_verify()
 RETURNS lexledger.verify_run
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
   started timestamptz := clock_timestamp();
   found jsonb;
+  failure text;
   r lexledger.verify_run;
 BEGIN
-  SELECT coalesce(jsonb_agg(to_jsonb(v)), '[]') INTO found FROM lexledger.verify() v;
-  INSERT INTO lexledger.verify_run (started_at, problems, report)
-    VALUES (started, jsonb_array_length(found), found) RETURNING * INTO r;
-  IF r.problems > 0 THEN
+  -- A run that cannot finish is recorded too: a nightly job that leaves no
+  -- trace when it fails looks, from the history, like a job that never ran.
+  BEGIN
+    SELECT coalesce(jsonb_agg(to_jsonb(v)), '[]') INTO found FROM lexledger.verify() v;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    failure := SQLSTATE || ' ' || SQLERRM;
+  END;
+  INSERT INTO lexledger.verify_run (started_at, problems, report, error)
+    VALUES (started, jsonb_array_length(found), found, failure) RETURNING * INTO r;
+  IF r.error IS NOT NULL THEN
+    RAISE WARNING 'lexledger verify did not finish: %; see lexledger.verify_run %', r.error, r.id;
+  ELSIF r.problems > 0 THEN
     RAISE WARNING 'lexledger verify found % problem(s); see lexledger.verify_run %', r.problems, r.id;
   END IF;
   -- keep a year of history
@@ -37,11 +52,12 @@ BEGIN
   RETURN r;
 END $$;
 COMMENT ON FUNCTION lexledger.record_verify() IS
-  'Runs lexledger.verify() and records the outcome in lexledger.verify_run (warning in the log when something is wrong).';
+  'Runs lexledger.verify() and records the outcome in lexledger.verify_run, or the error that stopped it (warning in the log when something is wrong or verify could not finish).';
 
 CREATE FUNCTION lexledger.schedule_maintenance(verify_schedule text DEFAULT '17 3 * * *')
 RETURNS TABLE (job text, schedule text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
     RAISE EXCEPTION 'pg_cron_missing: pg_cron is not installed in this database'
@@ -58,7 +74,8 @@ COMMENT ON FUNCTION lexledger.schedule_maintenance(text) IS
 
 CREATE FUNCTION lexledger.worker_status()
 RETURNS TABLE (pid integer, backend_type text, state text, database text, backend_start timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
   SELECT a.pid, a.backend_type, a.state, a.datname::text, a.backend_start
     FROM pg_catalog.pg_stat_activity a
    WHERE a.backend_type LIKE 'lexledger%'

@@ -6,10 +6,10 @@ COMMENT ON SCHEMA lexledger IS
 
 CREATE TABLE lexledger.error_code (
     code        text PRIMARY KEY,
-    sqlstate    char(5) NOT NULL,
+    sqlstate    char(5),
     description text NOT NULL,
     CONSTRAINT error_code_is_snake_case CHECK (code ~ '^[a-z][a-z0-9_]*$'),
     CONSTRAINT error_code_sqlstate_format CHECK (sqlstate ~ '^[0-9A-Z]{5}$')
 );
 COMMENT ON TABLE lexledger.error_code IS
-  'Every stable error code lexledger raises, with its SQLSTATE. An error message starts with its code and a colon.';
+  'Every stable error code lexledger raises, with its SQLSTATE (an error message starts with its code and a colon), and the codes that are only ever a per-request result of transfer_batch (sqlstate null).';
