@@ -208,6 +208,20 @@ SELECT ordinal, result FROM lexledger.transfer_batch(ARRAY[
     ROW('00000000-0000-0000-0000-0000000000a8', :ovsrc, :ovsink, '1 OVFL', 0, NULL, false, NULL, false)
   ]::lexledger.transfer_request[]);
 SELECT posted_balance FROM lexledger.balance(:ovsink);
+-- accounts opened in a savepoint that rolls back are forgotten with it,
+-- although posting to them put them in this session's account cache
+BEGIN;
+SAVEPOINT opened;
+SELECT (lexledger.open_account('USD', name => 'ghost-1')).id AS ghost1 \gset
+SELECT amount FROM lexledger.transfer(gen_random_uuid(), :house, :ghost1, '1.00 USD');
+SAVEPOINT inner_one;
+SELECT (lexledger.open_account('USD', name => 'ghost-2')).id AS ghost2 \gset
+SELECT result FROM lexledger.transfer_batch(ARRAY[ROW(gen_random_uuid(), :house, :ghost2, '1.00 USD', 0, NULL, false, NULL, false)]::lexledger.transfer_request[]);
+RELEASE SAVEPOINT inner_one;
+ROLLBACK TO SAVEPOINT opened;
+SELECT pg_temp.err($$SELECT lexledger.transfer(gen_random_uuid(), $$ || :house || $$, $$ || :ghost1 || $$, '1.00 USD')$$) AS ghost1;
+SELECT result AS ghost2 FROM lexledger.transfer_batch(ARRAY[ROW(gen_random_uuid(), :house, :ghost2, '1.00 USD', 0, NULL, false, NULL, false)]::lexledger.transfer_request[]);
+COMMIT;
 SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-0000000000a3', $$ || :bob || $$, $$ || :house || $$, '92233720368547758.07 USD')$$);
 SELECT posted_balance FROM lexledger.balance(:bob);
 SELECT * FROM lexledger.verify();

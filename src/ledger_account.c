@@ -5,9 +5,10 @@
  * Currency, flags and slot count never change once an account is open, so
  * the posting path reads them from lexledger.account once per backend and
  * then never again.  What can change (closed) lives on the balance rows the
- * posting path updates anyway.  An entry cached by a transaction that then
- * aborts may describe an account that never existed, so any abort after
- * the cache grew throws the whole cache away.
+ * posting path updates anyway.  An entry cached by a (sub)transaction that
+ * then aborts may describe an account that never existed, so the abort of
+ * a (sub)transaction in which the cache grew throws the whole cache away;
+ * the abort of one in which it did not (the batch's fast path, say) keeps it.
  */
 #include "postgres.h"
 
@@ -23,23 +24,32 @@
 #include "lexledger.h"
 #include "ledger.h"
 
-/* Beyond this many entries the cache starts over rather than grow. */
+/*
+ * Beyond this many entries the cache starts over rather than grow: checked
+ * when a call loads accounts, never between its loading and its lookups.
+ */
 #define ACCOUNT_CACHE_MAX	200000
 
 static HTAB *account_cache = NULL;
-static bool cache_grew_in_xact = false;
+
+/*
+ * The innermost open (sub)transaction in which the cache grew, or
+ * InvalidSubTransactionId.  Subtransaction ids increase, so when a
+ * subtransaction ends, every one with an id at least its own is itself or
+ * one of its children.
+ */
+static SubTransactionId cache_grew_in = InvalidSubTransactionId;
 static bool cache_stale = false;
 static bool callbacks_registered = false;
 static SPIPlanPtr fetch_plan = NULL;
 
 static void
-forget_cache_on_abort(bool abort)
+forget_cache(void)
 {
-	if (abort && cache_grew_in_xact && account_cache != NULL)
-	{
+	if (account_cache != NULL)
 		hash_destroy(account_cache);
-		account_cache = NULL;
-	}
+	account_cache = NULL;
+	cache_grew_in = InvalidSubTransactionId;
 }
 
 static void
@@ -49,13 +59,13 @@ account_cache_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			forget_cache_on_abort(true);
-			cache_grew_in_xact = false;
+			if (cache_grew_in != InvalidSubTransactionId)
+				forget_cache();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
-			cache_grew_in_xact = false;
+			cache_grew_in = InvalidSubTransactionId;
 			break;
 		default:
 			break;
@@ -66,12 +76,17 @@ static void
 account_cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 							   SubTransactionId parentSubid, void *arg)
 {
+	if (cache_grew_in == InvalidSubTransactionId || cache_grew_in < mySubid)
+		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
-		forget_cache_on_abort(true);
+		forget_cache();
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		cache_grew_in = parentSubid;
 }
 
+/* Makes the cache exist; "may_restart": start over if it is full. */
 static void
-ensure_cache(void)
+ensure_cache(bool may_restart)
 {
 	HASHCTL		ctl;
 
@@ -83,11 +98,10 @@ ensure_cache(void)
 		callbacks_registered = true;
 	}
 	if (account_cache != NULL && !cache_stale &&
-		hash_get_num_entries(account_cache) < ACCOUNT_CACHE_MAX)
+		!(may_restart && hash_get_num_entries(account_cache) >= ACCOUNT_CACHE_MAX))
 		return;
 	cache_stale = false;
-	if (account_cache != NULL)
-		hash_destroy(account_cache);
+	forget_cache();
 
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(LedgerAccount);
@@ -120,7 +134,7 @@ ledger_account_prefetch(const int64 *ids, int n)
 	int			missing = 0;
 	int			ret;
 
-	ensure_cache();
+	ensure_cache(true);
 	elems = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
 	{
@@ -160,7 +174,7 @@ ledger_account_prefetch(const int64 *ids, int n)
 		entry->debits_limited = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 		entry->credits_limited = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		entry->slots = DatumGetInt16(SPI_getbinval(tup, desc, 5, &isnull));
-		cache_grew_in_xact = true;
+		cache_grew_in = GetCurrentSubTransactionId();
 	}
 }
 
@@ -174,7 +188,7 @@ ledger_account_lookup(int64 id, LedgerAccount *out)
 	LedgerAccount *entry;
 	bool		found;
 
-	ensure_cache();
+	ensure_cache(false);
 	entry = hash_search(account_cache, &id, HASH_FIND, &found);
 	if (!found)
 	{
