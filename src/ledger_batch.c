@@ -28,11 +28,11 @@
  * for the update and the commit; and the counters the update returns, less
  * the batch's own deltas, are the locked counters on which the requests are
  * played again.  When the batch holds a retry, the unchecked sums overflow
- * a counter, or the replay tells a different story (a concurrent transfer changed a balance the batch
- * relied on), the subtransaction is rolled back and the careful path
- * decides again: step 2, lock, play, insert, update.  Either way every acceptance
- * stands on locked rows, and every posting path takes balance rows in
- * (account, slot) order, so none deadlocks with
+ * a counter, or the replay tells a different story (a concurrent transfer
+ * changed a balance the batch relied on), the subtransaction is rolled back
+ * and the careful path decides again: step 2, lock, play, insert, update.
+ * Either way every acceptance stands on locked rows, and every posting path
+ * takes balance rows in (account, slot) order, so none deadlocks with
  * another.  A request that fails gets its error code as result and changes
  * nothing; the others still post.
  */
