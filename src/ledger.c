@@ -193,19 +193,37 @@ ledger_validate_new(const TransferRow *t)
 						t->debit_account_id)));
 }
 
-/* The account, which must exist and hold the amount's currency. */
-void
-ledger_account_for_transfer(int64 id, const Amount *amount, LedgerAccount *out)
+static void
+require_account(int64 id, LedgerAccount *out)
 {
 	if (!ledger_account_lookup(id, out))
 		ereport(ERROR,
 				(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
 				 errmsg("account_not_found: account " INT64_FORMAT " does not exist", id)));
-	if (strncmp(out->code, amount->code, sizeof(out->code)) != 0)
+}
+
+static void
+require_currency(const LedgerAccount *account, const Amount *amount)
+{
+	if (strncmp(account->code, amount->code, sizeof(account->code)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_LX_CURRENCY_MISMATCH),
 				 errmsg("currency_mismatch: account " INT64_FORMAT " holds %s, the amount is in %s",
-						id, out->code, amount->code)));
+						account->id, account->code, amount->code)));
+}
+
+/*
+ * The transfer's two accounts, which must exist and hold the amount's
+ * currency: both are looked up before either currency is compared, the
+ * order in which transfer_batch() reports the two codes.
+ */
+void
+ledger_accounts_for_transfer(const TransferRow *t, LedgerAccount *debit, LedgerAccount *credit)
+{
+	require_account(t->debit_account_id, debit);
+	require_account(t->credit_account_id, credit);
+	require_currency(debit, &t->amount);
+	require_currency(credit, &t->amount);
 }
 
 /*
@@ -402,13 +420,14 @@ ledger_limit_violated(const LedgerAccount *account, const Counters *after,
 /*
  * Adds "delta" to one balance row of the account and enforces what the new
  * counters must satisfy: the account is open (unless allow_closed) and
- * within its limit.  "amount" is only for messages.
+ * within its limit.  "amount" is only for messages.  A closed account adds
+ * nothing, so that it fails as closed, never as overflowing.
  */
 void
 ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 			 bool allow_closed, const Amount *amount)
 {
-	Datum		values[6];
+	Datum		values[7];
 	int			ret;
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -417,20 +436,25 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 
 	ledger_prepare(&apply_plan,
 				   "UPDATE lexledger.account_balance"
-				   "   SET debits_pending = lexledger.counter_add(debits_pending, $3),"
-				   "       debits_posted = lexledger.counter_add(debits_posted, $4),"
-				   "       credits_pending = lexledger.counter_add(credits_pending, $5),"
-				   "       credits_posted = lexledger.counter_add(credits_posted, $6)"
+				   "   SET debits_pending = lexledger.counter_add(debits_pending,"
+				   "                          CASE WHEN closed AND NOT $7 THEN 0 ELSE $3 END),"
+				   "       debits_posted = lexledger.counter_add(debits_posted,"
+				   "                          CASE WHEN closed AND NOT $7 THEN 0 ELSE $4 END),"
+				   "       credits_pending = lexledger.counter_add(credits_pending,"
+				   "                          CASE WHEN closed AND NOT $7 THEN 0 ELSE $5 END),"
+				   "       credits_posted = lexledger.counter_add(credits_posted,"
+				   "                          CASE WHEN closed AND NOT $7 THEN 0 ELSE $6 END)"
 				   " WHERE account_id = $1 AND slot = $2"
 				   " RETURNING debits_pending, debits_posted, credits_pending,"
 				   "           credits_posted, closed",
-				   6, (Oid[]) {INT8OID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID});
+				   7, (Oid[]) {INT8OID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID});
 	values[0] = Int64GetDatum(account->id);
 	values[1] = Int16GetDatum((int16) slot);
 	values[2] = Int64GetDatum(delta->debits_pending);
 	values[3] = Int64GetDatum(delta->debits_posted);
 	values[4] = Int64GetDatum(delta->credits_pending);
 	values[5] = Int64GetDatum(delta->credits_posted);
+	values[6] = BoolGetDatum(allow_closed);
 
 	ret = SPI_execute_plan(apply_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
@@ -591,8 +615,7 @@ post_new_transfer(FunctionCallInfo fcinfo, TransferRow *t)
 
 	ledger_validate_new(t);
 	ledger_spi_connect();
-	ledger_account_for_transfer(t->debit_account_id, &t->amount, &debit);
-	ledger_account_for_transfer(t->credit_account_id, &t->amount, &credit);
+	ledger_accounts_for_transfer(t, &debit, &credit);
 
 	if (ledger_insert_transfer(t, &tuple, &tupdesc))
 	{

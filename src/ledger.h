@@ -95,8 +95,8 @@ extern void ledger_check_types(void);
 extern SPIPlanPtr ledger_prepare(SPIPlanPtr *cache, const char *sql,
 								 int nargs, Oid *argtypes);
 extern Oid	ledger_type_oid(const char *name);
-extern void ledger_account_for_transfer(int64 id, const Amount *amount,
-										LedgerAccount *out);
+extern void ledger_accounts_for_transfer(const TransferRow *t, LedgerAccount *debit,
+										 LedgerAccount *credit);
 extern bool ledger_insert_transfer(const TransferRow *t, HeapTuple *tuple,
 								   TupleDesc *tupdesc);
 extern bool ledger_fetch_transfer(const pg_uuid_t *id, HeapTuple *tuple,

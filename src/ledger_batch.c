@@ -266,12 +266,12 @@ find_existing(Batch *b)
 		const char *field;
 		bool		isnull;
 
-		if (item->id_isnull ||
+		/* a request that fails its own checks reports that, as transfer() does */
+		if (item->id_isnull || item->result != NULL ||
 			(e = hash_search(by_id, &item->t.id, HASH_FIND, NULL)) == NULL)
 			continue;
 		tup = SPI_tuptable->vals[e->item];
 		field = ledger_first_difference(&item->t, tup, SPI_tuptable->tupdesc);
-		item->result = NULL;
 		if (field != NULL)
 			item->result = psprintf("exists_with_different_%s", field);
 		else
@@ -423,13 +423,15 @@ is_candidate(const BatchItem *item)
 }
 
 /*
- * The balance rows the wanted requests write, one per (account, slot) in
- * key order, each with the sum of their deltas when "sum" (locking needs
- * only the keys, and requests that are still to be checked may overflow
- * together).  Returns how many.
+ * The balance rows of the requests "of_items" picks, one per (account,
+ * slot) in key order, each with the sum of the deltas of the requests
+ * "summing" picks (NULL: no sums; locking needs only the keys, and
+ * requests that are still to be checked may overflow together).  Returns
+ * how many.
  */
 static int
-slot_rows(Batch *b, bool (*want) (const BatchItem *), bool sum, SlotDelta **out)
+slot_rows(Batch *b, bool (*of_items) (const BatchItem *),
+		  bool (*summing) (const BatchItem *), SlotDelta **out)
 {
 	SlotDelta  *rows = palloc0(sizeof(SlotDelta) * Max(2 * b->n, 1));
 	int			n = 0,
@@ -441,9 +443,12 @@ slot_rows(Batch *b, bool (*want) (const BatchItem *), bool sum, SlotDelta **out)
 		Counters	delta[2];
 		int			acct[2] = {item->debit, item->credit};
 
-		if (!want(item))
+		if (!of_items(item))
 			continue;
-		transfer_deltas(&item->t, &delta[0], &delta[1]);
+		if (summing != NULL && summing(item))
+			transfer_deltas(&item->t, &delta[0], &delta[1]);
+		else
+			memset(delta, 0, sizeof(delta));
 		for (int s = 0; s < 2; s++)
 		{
 			rows[n].account_id = b->accounts[acct[s]].meta.id;
@@ -458,7 +463,7 @@ slot_rows(Batch *b, bool (*want) (const BatchItem *), bool sum, SlotDelta **out)
 	{
 		if (m > 0 && cmp_slot_delta(&rows[m - 1], &rows[i]) == 0)
 		{
-			if (sum && counters_add(&rows[m - 1].delta, &rows[i].delta, 1))
+			if (summing != NULL && counters_add(&rows[m - 1].delta, &rows[i].delta, 1))
 				ereport(ERROR,
 						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 						 errmsg("amount_out_of_range: the batch overflows the counters of account " INT64_FORMAT,
@@ -494,7 +499,7 @@ lock_rows(Batch *b)
 	Datum	   *ids,
 			   *slots;
 	Datum		args[2];
-	int			m = slot_rows(b, is_candidate, false, &rows),
+	int			m = slot_rows(b, is_candidate, NULL, &rows),
 				ret;
 
 	if (m == 0)
@@ -541,7 +546,9 @@ lock_rows(Batch *b)
 /*
  * Applies one request to the in-memory counters; returns its error code,
  * or NULL when it posts.  Accounts without a limit can fail only by
- * overflowing their counters.
+ * overflowing their counters.  The accounts are checked lowest id first,
+ * each for closed, overflow, then limit: the order in which transfer()
+ * meets them, so both report the same code for the same request.
  */
 static const char *
 play_one(Batch *b, BatchItem *item)
@@ -568,6 +575,16 @@ play_one(Batch *b, BatchItem *item)
 	acct[0] = &b->accounts[item->debit];
 	acct[1] = &b->accounts[item->credit];
 	transfer_deltas(&item->t, &delta[0], &delta[1]);
+	if (acct[0]->meta.id > acct[1]->meta.id)
+	{
+		BatchAccount *a = acct[0];
+		Counters	d = delta[0];
+
+		acct[0] = acct[1];
+		acct[1] = a;
+		delta[0] = delta[1];
+		delta[1] = d;
+	}
 	for (int s = 0; s < 2 && err == NULL && !b->assume_funds; s++)
 	{
 		if (acct[s]->closed)
@@ -873,16 +890,21 @@ slot_row_index(SlotDelta *rows, int m, int64 account_id, int16 slot)
  * Step 7: adds the summed deltas, one row per (account, slot), in key
  * order.  On the careful path the rows are already locked and a closed one
  * is an error (a safety net: lock_rows read the flags under lock).  On the
- * fast path ("refresh") this update is what locks the rows: the counters
- * it returns, less the batch's own deltas, become the locked counters of
- * the batch's accounts, and the closed flags it returns are the
- * first the batch reads, for the replay that checks the decisions.
+ * fast path ("refresh") this update is what locks the rows: it visits the
+ * rows of every request still in play, those of requests that did not
+ * post in the first play included (adding nothing to them), and the
+ * counters it returns, less the batch's own deltas, become the locked
+ * counters of the batch's accounts, and the closed flags it returns are
+ * the first the batch reads, for the replay that checks the decisions.
+ * (Without the rows of a failed chain, the replay would not see that one
+ * of its requests fails on its own, say on a closed account, and would
+ * report linked_event_failed for it.)
  */
 static void
 update_counters(Batch *b, bool refresh)
 {
 	SlotDelta  *rows;
-	int			m = slot_rows(b, is_new_posting, true, &rows),
+	int			m = slot_rows(b, refresh ? is_candidate : is_new_posting, is_new_posting, &rows),
 				ret;
 	Datum	   *cols[6];
 	Datum		args[6];
@@ -984,13 +1006,13 @@ same_results(Batch *b, const char **before)
 static bool
 failed_with_id(const BatchItem *item)
 {
-	return !item->id_isnull && strcmp(item->result, "ok") != 0 &&
-		strcmp(item->result, "exists") != 0;
+	return !item->id_isnull && item->initial_result == NULL &&
+		strcmp(item->result, "ok") != 0 && strcmp(item->result, "exists") != 0;
 }
 
 /*
- * Whether a request that failed in step 4 reuses the id of a posted
- * transfer: its answer is then 'exists' (or exists_with_different_...),
+ * Whether a request that passed its own checks (steps 1 and 3) and failed
+ * in step 4 reuses the id of a posted transfer: its answer is then 'exists' (or exists_with_different_...),
  * which only the careful path works out.
  */
 static bool
