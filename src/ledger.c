@@ -17,8 +17,8 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "common/int.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -53,6 +53,7 @@ static bool types_changed = false;
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr fetch_plan = NULL;
 static SPIPlanPtr apply_plan = NULL;
+static SPIPlanPtr closed_plan = NULL;
 
 static void
 note_type_change(Datum arg, int cacheid, uint32 hashvalue)
@@ -418,10 +419,39 @@ ledger_limit_violated(const LedgerAccount *account, const Counters *after,
 }
 
 /*
+ * Why ledger_apply updated no row: the row is closed (and the change may
+ * not touch closed accounts), or there is no such row.
+ */
+static void report_row_not_updated(const LedgerAccount *account, int slot) pg_attribute_noreturn();
+
+static void
+report_row_not_updated(const LedgerAccount *account, int slot)
+{
+	Datum		values[2] = {Int64GetDatum(account->id), Int16GetDatum((int16) slot)};
+	int			ret;
+
+	ledger_prepare(&closed_plan,
+				   "SELECT closed FROM lexledger.account_balance WHERE account_id = $1 AND slot = $2",
+				   2, (Oid[]) {INT8OID, INT2OID});
+	ret = SPI_execute_plan(closed_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "lexledger: balance lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_ACCOUNT_CLOSED),
+				 errmsg("account_closed: account " INT64_FORMAT " is closed", account->id)));
+	ereport(ERROR,
+			(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
+			 errmsg("account_not_found: account " INT64_FORMAT " has no balance row %d",
+					account->id, slot)));
+}
+
+/*
  * Adds "delta" to one balance row of the account and enforces what the new
  * counters must satisfy: the account is open (unless allow_closed) and
- * within its limit.  "amount" is only for messages.  A closed account adds
- * nothing, so that it fails as closed, never as overflowing.
+ * within its limit.  "amount" is only for messages.  A closed row is not
+ * updated at all, so that a closed account fails as closed, never as
+ * overflowing.
  */
 void
 ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
@@ -436,17 +466,13 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 
 	ledger_prepare(&apply_plan,
 				   "UPDATE lexledger.account_balance"
-				   "   SET debits_pending = lexledger.counter_add(debits_pending,"
-				   "                          CASE WHEN closed AND NOT $7 THEN 0 ELSE $3 END),"
-				   "       debits_posted = lexledger.counter_add(debits_posted,"
-				   "                          CASE WHEN closed AND NOT $7 THEN 0 ELSE $4 END),"
-				   "       credits_pending = lexledger.counter_add(credits_pending,"
-				   "                          CASE WHEN closed AND NOT $7 THEN 0 ELSE $5 END),"
-				   "       credits_posted = lexledger.counter_add(credits_posted,"
-				   "                          CASE WHEN closed AND NOT $7 THEN 0 ELSE $6 END)"
-				   " WHERE account_id = $1 AND slot = $2"
+				   "   SET debits_pending = lexledger.counter_add(debits_pending, $3),"
+				   "       debits_posted = lexledger.counter_add(debits_posted, $4),"
+				   "       credits_pending = lexledger.counter_add(credits_pending, $5),"
+				   "       credits_posted = lexledger.counter_add(credits_posted, $6)"
+				   " WHERE account_id = $1 AND slot = $2 AND (NOT closed OR $7)"
 				   " RETURNING debits_pending, debits_posted, credits_pending,"
-				   "           credits_posted, closed",
+				   "           credits_posted",
 				   7, (Oid[]) {INT8OID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID});
 	values[0] = Int64GetDatum(account->id);
 	values[1] = Int16GetDatum((int16) slot);
@@ -460,10 +486,7 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "lexledger: balance update failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_LX_ACCOUNT_NOT_FOUND),
-				 errmsg("account_not_found: account " INT64_FORMAT " has no balance row %d",
-						account->id, slot)));
+		report_row_not_updated(account, slot);
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -471,11 +494,6 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 	after.debits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 	after.credits_pending = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	after.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-
-	if (!allow_closed && DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)))
-		ereport(ERROR,
-				(errcode(ERRCODE_LX_ACCOUNT_CLOSED),
-				 errmsg("account_closed: account " INT64_FORMAT " is closed", account->id)));
 
 	if (ledger_limit_violated(account, &after, delta))
 	{

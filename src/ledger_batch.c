@@ -1012,8 +1012,9 @@ failed_with_id(const BatchItem *item)
 
 /*
  * Whether a request that passed its own checks (steps 1 and 3) and failed
- * in step 4 reuses the id of a posted transfer: its answer is then 'exists' (or exists_with_different_...),
- * which only the careful path works out.
+ * in step 4 reuses the id of a posted transfer: its answer is then
+ * 'exists' (or exists_with_different_...), which only the careful path
+ * works out.
  */
 static bool
 any_failed_id_posted(Batch *b)

@@ -393,6 +393,9 @@ BEGIN
          coalesce(sum(b.credits_pending), 0), coalesce(sum(b.credits_posted), 0)
     INTO debits_pending, debits_posted, credits_pending, credits_posted
     FROM lexledger.account_balance b WHERE b.account_id = counters_as_of.account_id;
+  IF as_of = 'infinity' THEN
+    RETURN;  -- now: nothing comes after
+  END IF;
   SELECT coalesce(sum(e.debits_pending), 0) AS dp, coalesce(sum(e.debits_posted), 0) AS dpo,
          coalesce(sum(e.credits_pending), 0) AS cp, coalesce(sum(e.credits_posted), 0) AS cpo
     INTO later
