@@ -93,6 +93,23 @@ SELECT count(*) AS ids, count(DISTINCT id) AS distinct_ids,
        bool_and(id < next_id) AS increasing
   FROM (SELECT id, lead(id) OVER (ORDER BY n) AS next_id
           FROM (SELECT n, lexledger.new_id() AS id FROM generate_series(1, 20000) n) g) s;
+-- with the clock stopped, one millisecond's 4,096 counter values run out
+-- and the ids borrow the next milliseconds, counting from zero in each
+SET lexledger.debug_freeze_id_clock = on;
+SELECT count(*) AS ids, bool_and(id < next_id) AS increasing,
+       count(DISTINCT ms) >= 3 AS borrowed, max(ms) - min(ms) = count(DISTINCT ms) - 1 AS consecutive_ms,
+       bool_and(seq = 0) FILTER (WHERE ms <> prev_ms) AS borrowed_ms_start_at_zero,
+       bool_and(seq = prev_seq + 1) FILTER (WHERE ms = prev_ms) AS counting_up
+  FROM (SELECT id, lead(id) OVER w AS next_id, ms, lag(ms) OVER w AS prev_ms, seq, lag(seq) OVER w AS prev_seq
+          FROM (SELECT n, id, ('x' || substr(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint AS ms,
+                       ('x' || substr(replace(id::text, '-', ''), 14, 3))::bit(12)::integer AS seq
+                  FROM (SELECT n, lexledger.new_id() AS id FROM generate_series(1, 10000) n) g) p
+        WINDOW w AS (ORDER BY n)) s;
+SELECT max(c) AS most_ids_in_one_ms
+  FROM (SELECT count(*) AS c
+          FROM (SELECT substr(lexledger.new_id()::text, 1, 13) AS ms FROM generate_series(1, 10000)) g
+         GROUP BY ms) s;
+RESET lexledger.debug_freeze_id_clock;
 
 -- Balances, statements, totals ----------------------------------------------
 SELECT now() AS before_bonus \gset

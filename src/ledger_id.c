@@ -13,6 +13,10 @@
  * version count up inside one millisecond (RFC 9562, method 1), starting
  * from a random value, and borrow from the next millisecond when they run
  * out.  Across backends they are ordered to the millisecond.
+ *
+ * Borrowing happens only when a backend makes more than 2,048 ids in one
+ * millisecond, which no test can count on; lexledger.debug_freeze_id_clock
+ * stops this backend's clock so that a test can reach it for certain.
  */
 #include "postgres.h"
 
@@ -23,6 +27,8 @@
 #include "lexledger.h"
 
 #define COUNTER_MAX		0x0FFF
+
+bool		lexledger_debug_freeze_id_clock = false;
 
 static int64 last_ms = 0;
 static uint16 counter = 0;
@@ -43,6 +49,8 @@ next_instant(int64 *ms, uint16 *seq)
 	int64		now_ms = GetCurrentTimestamp() / 1000 +
 		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 
+	if (lexledger_debug_freeze_id_clock && last_ms != 0)
+		now_ms = Min(now_ms, last_ms);
 	if (now_ms > last_ms)
 	{
 		uint16		start;

@@ -44,6 +44,12 @@ _PG_init(void)
 							"Most holds the expiry worker releases in one transaction.",
 							NULL, &lexledger_expiry_batch, 1000, 1, 100000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("lexledger.debug_freeze_id_clock",
+							 "Stops the clock new_id() reads in this session (for tests).",
+							 "Ids stay strictly increasing: they borrow from later "
+							 "milliseconds once one millisecond's 4,096 are used.",
+							 &lexledger_debug_freeze_id_clock, false,
+							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("lexledger");
 
 	/*

@@ -8,4 +8,7 @@
 #include "amount.h"
 #include "errors.h"
 
+/* ledger_id.c */
+extern bool lexledger_debug_freeze_id_clock;
+
 #endif							/* LEXLEDGER_H */
