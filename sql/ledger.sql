@@ -302,5 +302,24 @@ INSERT INTO lexledger.transfer (id, debit_account_id, credit_account_id, amount,
   VALUES ('00000000-0000-0000-0000-0000000000aa', :house, :rand, '1.00 USD', 'posted');
 SELECT problem FROM lexledger.verify() ORDER BY problem;
 ROLLBACK;
+
+-- sums past 64 bits: each slot row of an account holds its own 64-bit
+-- counters; reads that add them up say amount_out_of_range, and verify()
+-- names the account (the rows are set by hand: one session posts to only
+-- one slot of an account)
+BEGIN;
+SELECT id AS big FROM lexledger.open_account('USD', 'house', name => 'big', slots => 2) \gset
+UPDATE lexledger.account_balance SET credits_posted = 5000000000000000000 WHERE account_id = :big;
+SELECT pg_temp.err($$SELECT * FROM lexledger.balance($$ || :big || $$)$$);
+SELECT pg_temp.err($$SELECT * FROM lexledger.totals()$$);
+SELECT problem, account_id = :big AS is_big, detail FROM lexledger.verify()
+ WHERE problem = 'counters_out_of_range';
+-- each counter fits, the available balance (credits - debits - pending) does not
+UPDATE lexledger.account_balance
+   SET credits_posted = 0, debits_posted = CASE slot WHEN 0 THEN 5000000000000000000 ELSE 0 END,
+       debits_pending = CASE slot WHEN 1 THEN 5000000000000000000 ELSE 0 END
+ WHERE account_id = :big;
+SELECT pg_temp.err($$SELECT * FROM lexledger.balance($$ || :big || $$)$$);
+ROLLBACK;
 SELECT problems FROM lexledger.record_verify();
 SELECT code, sqlstate FROM lexledger.error_code WHERE sqlstate LIKE 'LX1%' ORDER BY sqlstate, code;

@@ -353,6 +353,24 @@ CREATE VIEW lexledger.transfer_effect AS
 COMMENT ON VIEW lexledger.transfer_effect IS
   'Each transfer''s change to the four counters of each of its accounts, in minor units; the counters are the sums of this view.';
 
+-- Each balance row holds 64-bit counters, but reads add rows up: the slots
+-- of an account, or every account of a currency.  A sum past 64 bits cannot
+-- be an amount, and is reported as such rather than as int8's bare error.
+CREATE FUNCTION lexledger.minor_units_of_sum(total numeric, what text)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF total < -9223372036854775808 OR total > 9223372036854775807 THEN
+    RAISE EXCEPTION 'amount_out_of_range: % is % minor units, past the 64 bits of an amount', what, total
+      USING ERRCODE = '22003',
+            HINT = 'A sum of 64-bit counters (over the slots of an account, or over accounts) can pass what one amount holds; verify() names the accounts whose own sums do.';
+  END IF;
+  RETURN total;
+END $$;
+COMMENT ON FUNCTION lexledger.minor_units_of_sum(numeric, text) IS
+  'total as bigint, or amount_out_of_range (22003) naming "what" when a sum of counters passes 64 bits.';
+
 -- The four counters of an account as of an instant (transfers with
 -- created_at <= as_of), read one of two ways that agree on a healthy ledger
 -- (verify() checks that the counters are the sums of the history): summed
@@ -370,7 +388,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   opened timestamptz;
-  later record;
+  dp numeric; dpo numeric; cp numeric; cpo numeric;
 BEGIN
   SELECT a.created_at INTO opened FROM lexledger.account a WHERE a.id = counters_as_of.account_id;
   IF NOT FOUND THEN
@@ -384,27 +402,30 @@ BEGIN
   IF NOT from_now THEN
     SELECT coalesce(sum(e.debits_pending), 0), coalesce(sum(e.debits_posted), 0),
            coalesce(sum(e.credits_pending), 0), coalesce(sum(e.credits_posted), 0)
-      INTO debits_pending, debits_posted, credits_pending, credits_posted
+      INTO dp, dpo, cp, cpo
       FROM lexledger.transfer_effect e
      WHERE e.account_id = counters_as_of.account_id AND e.created_at <= as_of;
-    RETURN;
+  ELSE
+    SELECT coalesce(sum(b.debits_pending), 0), coalesce(sum(b.debits_posted), 0),
+           coalesce(sum(b.credits_pending), 0), coalesce(sum(b.credits_posted), 0)
+      INTO dp, dpo, cp, cpo
+      FROM lexledger.account_balance b WHERE b.account_id = counters_as_of.account_id;
+    IF as_of <> 'infinity' THEN  -- now: nothing comes after
+      SELECT dp - coalesce(sum(e.debits_pending), 0), dpo - coalesce(sum(e.debits_posted), 0),
+             cp - coalesce(sum(e.credits_pending), 0), cpo - coalesce(sum(e.credits_posted), 0)
+        INTO dp, dpo, cp, cpo
+        FROM lexledger.transfer_effect e
+       WHERE e.account_id = counters_as_of.account_id AND e.created_at > as_of;
+    END IF;
   END IF;
-  SELECT coalesce(sum(b.debits_pending), 0), coalesce(sum(b.debits_posted), 0),
-         coalesce(sum(b.credits_pending), 0), coalesce(sum(b.credits_posted), 0)
-    INTO debits_pending, debits_posted, credits_pending, credits_posted
-    FROM lexledger.account_balance b WHERE b.account_id = counters_as_of.account_id;
-  IF as_of = 'infinity' THEN
-    RETURN;  -- now: nothing comes after
+  IF greatest(abs(dp), abs(dpo), abs(cp), abs(cpo)) > 9223372036854775807 THEN
+    PERFORM lexledger.minor_units_of_sum(greatest(abs(dp), abs(dpo), abs(cp), abs(cpo)),
+                                         format('a counter of account %s', counters_as_of.account_id));
   END IF;
-  SELECT coalesce(sum(e.debits_pending), 0) AS dp, coalesce(sum(e.debits_posted), 0) AS dpo,
-         coalesce(sum(e.credits_pending), 0) AS cp, coalesce(sum(e.credits_posted), 0) AS cpo
-    INTO later
-    FROM lexledger.transfer_effect e
-   WHERE e.account_id = counters_as_of.account_id AND e.created_at > as_of;
-  debits_pending := debits_pending - later.dp;
-  debits_posted := debits_posted - later.dpo;
-  credits_pending := credits_pending - later.cp;
-  credits_posted := credits_posted - later.cpo;
+  debits_pending := dp;
+  debits_posted := dpo;
+  credits_pending := cp;
+  credits_posted := cpo;
 END $$;
 COMMENT ON FUNCTION lexledger.counters_as_of(bigint, timestamptz, boolean) IS
   'Counters (minor units) of an account as of an instant: summed from the start (from_now false) or the current counters less later transfers (true); null picks the side with less history.';
@@ -430,8 +451,10 @@ BEGIN
   RETURN QUERY SELECT cur,
     lexledger.amount_from_minor(dp, cur), lexledger.amount_from_minor(dpo, cur),
     lexledger.amount_from_minor(cp, cur), lexledger.amount_from_minor(cpo, cur),
-    lexledger.amount_from_minor(cpo - dpo, cur),
-    lexledger.amount_from_minor(cpo - dpo - dp, cur);
+    lexledger.amount_from_minor(
+      lexledger.minor_units_of_sum(cpo::numeric - dpo, format('the posted balance of account %s', balance.account_id)), cur),
+    lexledger.amount_from_minor(
+      lexledger.minor_units_of_sum(cpo::numeric - dpo - dp, format('the available balance of account %s', balance.account_id)), cur);
 END $$;
 COMMENT ON FUNCTION lexledger.balance(bigint, timestamptz) IS
   'Counters and balances of an account, now or as of a past instant. posted_balance = credits_posted - debits_posted; available_balance also subtracts debits_pending (the usual view of a wallet). For debit-normal accounts read them negated.';
@@ -517,10 +540,10 @@ RETURNS TABLE (currency text, accounts bigint, debits_pending lexledger.amount, 
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT a.currency, count(DISTINCT a.id),
-         lexledger.amount_from_minor(sum(b.debits_pending)::bigint, a.currency),
-         lexledger.amount_from_minor(sum(b.debits_posted)::bigint, a.currency),
-         lexledger.amount_from_minor(sum(b.credits_pending)::bigint, a.currency),
-         lexledger.amount_from_minor(sum(b.credits_posted)::bigint, a.currency)
+         lexledger.amount_from_minor(lexledger.minor_units_of_sum(sum(b.debits_pending), 'the total debits pending in ' || a.currency), a.currency),
+         lexledger.amount_from_minor(lexledger.minor_units_of_sum(sum(b.debits_posted), 'the total debits posted in ' || a.currency), a.currency),
+         lexledger.amount_from_minor(lexledger.minor_units_of_sum(sum(b.credits_pending), 'the total credits pending in ' || a.currency), a.currency),
+         lexledger.amount_from_minor(lexledger.minor_units_of_sum(sum(b.credits_posted), 'the total credits posted in ' || a.currency), a.currency)
     FROM lexledger.account a JOIN lexledger.account_balance b ON b.account_id = a.id
    GROUP BY a.currency ORDER BY a.currency
 $$;
@@ -583,7 +606,16 @@ AS $$
    WHERE (a.debits_must_not_exceed_credits AND c.dp + c.dpo > c.cpo)
       OR (a.credits_must_not_exceed_debits AND c.cp + c.cpo > c.dpo)
   UNION ALL
-  -- 6. A hold is pending (has its row in pending_transfer) exactly when no
+  -- 6. An account's counters, summed over its slots, and its balances fit
+  --    in an amount: each slot row stays within 64 bits by itself, so
+  --    only here can a sum of them be seen to pass.
+  SELECT 'counters_out_of_range', a.id, a.currency,
+         format('dp %s, dpo %s, cp %s, cpo %s', c.dp, c.dpo, c.cp, c.cpo)
+    FROM lexledger.account a JOIN counters c ON c.account_id = a.id
+   WHERE greatest(abs(c.dp), abs(c.dpo), abs(c.cp), abs(c.cpo), abs(c.cpo - c.dpo),
+                  abs(c.cpo - c.dpo - c.dp)) > 9223372036854775807
+  UNION ALL
+  -- 7. A hold is pending (has its row in pending_transfer) exactly when no
   --    resolution of it exists, and pending_transfer holds nothing else.
   SELECT 'hold_state_inconsistent', t.debit_account_id, lexledger.currency(t.amount),
          format('hold %s: %s, resolution %s', t.id,
