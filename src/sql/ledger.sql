@@ -440,6 +440,7 @@ AS $$
 DECLARE
   cur text;
   dp bigint; dpo bigint; cp bigint; cpo bigint;
+  posted bigint;
 BEGIN
   SELECT a.currency INTO cur FROM lexledger.account a WHERE a.id = balance.account_id;
   IF NOT FOUND THEN
@@ -448,13 +449,20 @@ BEGIN
   SELECT c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted
     INTO dp, dpo, cp, cpo
     FROM lexledger.counters_as_of(balance.account_id, as_of) c;
+  -- each counter fits in 64 bits; their differences may not
+  IF cpo::numeric - dpo NOT BETWEEN -9223372036854775808 AND 9223372036854775807 THEN
+    PERFORM lexledger.minor_units_of_sum(cpo::numeric - dpo,
+                                         format('the posted balance of account %s', balance.account_id));
+  END IF;
+  posted := cpo - dpo;
+  IF posted::numeric - dp NOT BETWEEN -9223372036854775808 AND 9223372036854775807 THEN
+    PERFORM lexledger.minor_units_of_sum(posted::numeric - dp,
+                                         format('the available balance of account %s', balance.account_id));
+  END IF;
   RETURN QUERY SELECT cur,
     lexledger.amount_from_minor(dp, cur), lexledger.amount_from_minor(dpo, cur),
     lexledger.amount_from_minor(cp, cur), lexledger.amount_from_minor(cpo, cur),
-    lexledger.amount_from_minor(
-      lexledger.minor_units_of_sum(cpo::numeric - dpo, format('the posted balance of account %s', balance.account_id)), cur),
-    lexledger.amount_from_minor(
-      lexledger.minor_units_of_sum(cpo::numeric - dpo - dp, format('the available balance of account %s', balance.account_id)), cur);
+    lexledger.amount_from_minor(posted, cur), lexledger.amount_from_minor(posted - dp, cur);
 END $$;
 COMMENT ON FUNCTION lexledger.balance(bigint, timestamptz) IS
   'Counters and balances of an account, now or as of a past instant. posted_balance = credits_posted - debits_posted; available_balance also subtracts debits_pending (the usual view of a wallet). For debit-normal accounts read them negated.';
