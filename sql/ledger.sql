@@ -202,6 +202,8 @@ SELECT count(*) AS empty_batch FROM lexledger.transfer_batch(ARRAY[]::lexledger.
 SELECT count(*) AS null_batch FROM lexledger.transfer_batch(NULL);
 -- at most 100,000 requests per call
 SELECT pg_temp.err($$SELECT count(*) FROM lexledger.transfer_batch(array_fill(NULL::lexledger.transfer_request, ARRAY[100001]))$$);
+-- a batch is a list, not a matrix
+SELECT pg_temp.err($$SELECT count(*) FROM lexledger.transfer_batch(array_fill(NULL::lexledger.transfer_request, ARRAY[2, 2]))$$);
 -- a thousand transfers from a query in one call, over a hot account
 SELECT result, count(*) FROM lexledger.transfer_batch((
   SELECT array_agg(ROW(md5('bulk' || g)::uuid, :house, CASE WHEN g % 2 = 0 THEN :bob ELSE :alice END,

@@ -130,6 +130,13 @@ read_requests(Batch *b, ArrayType *arr)
 	TupleDesc	desc = NULL;
 	Interval	zero = {0};
 
+	/* an ordinal is a position in a list; a matrix has none to give */
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_INVALID_TRANSFER),
+				 errmsg("invalid_transfer: a batch is a one-dimensional array, this one has %d dimensions",
+						ARR_NDIM(arr)),
+				 errhint("Pass the requests as a list: array_agg(...) or ARRAY[...].")));
 	deconstruct_array(arr, elemtype, -1, false, TYPALIGN_DOUBLE, &elems, &elem_nulls, &n);
 	if (n > BATCH_MAX_TRANSFERS)
 		ereport(ERROR,
