@@ -316,6 +316,13 @@ SELECT pg_temp.err($$SELECT * FROM lexledger.balance($$ || :big || $$)$$);
 SELECT pg_temp.err($$SELECT * FROM lexledger.totals()$$);
 SELECT problem, account_id = :big AS is_big, detail FROM lexledger.verify()
  WHERE problem = 'counters_out_of_range';
+-- each counter fits, the posted balance (credits - debits) does not (a
+-- negative posted counter cannot be made by posting; this is a damaged row)
+UPDATE lexledger.account_balance
+   SET credits_posted = CASE slot WHEN 0 THEN 9000000000000000000 ELSE 0 END,
+       debits_posted = CASE slot WHEN 1 THEN -1000000000000000000 ELSE 0 END
+ WHERE account_id = :big;
+SELECT pg_temp.err($$SELECT * FROM lexledger.balance($$ || :big || $$)$$);
 -- each counter fits, the available balance (credits - debits - pending) does not
 UPDATE lexledger.account_balance
    SET credits_posted = 0, debits_posted = CASE slot WHEN 0 THEN 5000000000000000000 ELSE 0 END,
