@@ -7,7 +7,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use LexLedger::Test qw(new_lexledger_node);
+use LexLedger::Test qw(new_lexledger_node ledger_is_healthy);
 
 my $node = new_lexledger_node('escrow_race', "lexledger.expiry_naptime = '100ms'",
 	"deadlock_timeout = '100ms'");
@@ -123,11 +123,7 @@ is($node->safe_psql('postgres', q{
 	 WHERE o.outcome = 'ok' AND o.action IN ('capture', 'release')
 	   AND h.status::text <> CASE o.action WHEN 'capture' THEN 'posted' ELSE 'voided' END}),
 	'0', 'each successful capture or release is what its hold says became of it');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify() is clean');
-is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM lexledger.account a, lexledger.balance(a.id) b
-	 WHERE a.name LIKE 'w%' AND lexledger.minor_units(b.available_balance) < 0}), '0', 'no wallet overdrawn');
-ok(!$node->log_contains('deadlock detected'), 'no deadlock in the server log');
+ledger_is_healthy($node);
 
 $node->stop;
 done_testing();
