@@ -389,6 +389,7 @@ AS $$
 DECLARE
   opened timestamptz;
   dp numeric; dpo numeric; cp numeric; cpo numeric;
+  largest numeric;
 BEGIN
   SELECT a.created_at INTO opened FROM lexledger.account a WHERE a.id = counters_as_of.account_id;
   IF NOT FOUND THEN
@@ -418,9 +419,9 @@ BEGIN
        WHERE e.account_id = counters_as_of.account_id AND e.created_at > as_of;
     END IF;
   END IF;
-  IF greatest(abs(dp), abs(dpo), abs(cp), abs(cpo)) > 9223372036854775807 THEN
-    PERFORM lexledger.minor_units_of_sum(greatest(abs(dp), abs(dpo), abs(cp), abs(cpo)),
-                                         format('a counter of account %s', counters_as_of.account_id));
+  largest := greatest(abs(dp), abs(dpo), abs(cp), abs(cpo));
+  IF largest > 9223372036854775807 THEN  -- only then pay for the message
+    PERFORM lexledger.minor_units_of_sum(largest, format('a counter of account %s', counters_as_of.account_id));
   END IF;
   debits_pending := dp;
   debits_posted := dpo;
