@@ -24,6 +24,19 @@ SELECT pg_temp.err($$SELECT lexledger.transfer('10000000-0000-0000-0000-00000000
 SELECT id, amount FROM lexledger.hold('10000000-0000-0000-0000-000000000010', :punter, :escrow, '300.00 KES', 40, '{"bet": 1}');
 SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000010', $$ || :punter || $$, $$ || :escrow || $$, '300.00 KES', 40, '{"bet": 1}', '1 hour')$$);
 
+-- retries of a hold, a capture and a release whose reference is stored out
+-- of line (TOAST) return it whole (190 kB: see the same test in ledger.sql)
+BEGIN;
+SELECT string_agg(md5(g::text), '') AS big_text FROM generate_series(1, 6000) g \gset
+SELECT length(reference->>'note') FROM lexledger.hold('10000000-0000-0000-0000-0000000000b1', :punter, :escrow, '0.01 KES', 0, jsonb_build_object('note', :'big_text'));
+SELECT length(reference->>'note') FROM lexledger.hold('10000000-0000-0000-0000-0000000000b1', :punter, :escrow, '0.01 KES', 0, jsonb_build_object('note', :'big_text'));
+SELECT length(reference->>'note') FROM lexledger.capture('10000000-0000-0000-0000-0000000000b2', '10000000-0000-0000-0000-0000000000b1', reference => jsonb_build_object('note', :'big_text'));
+SELECT length(reference->>'note') FROM lexledger.capture('10000000-0000-0000-0000-0000000000b2', '10000000-0000-0000-0000-0000000000b1', reference => jsonb_build_object('note', :'big_text'));
+SELECT length(reference->>'note') FROM lexledger.hold('10000000-0000-0000-0000-0000000000b3', :punter, :escrow, '0.01 KES', 0, jsonb_build_object('note', :'big_text'));
+SELECT length(reference->>'note') FROM lexledger.release('10000000-0000-0000-0000-0000000000b4', '10000000-0000-0000-0000-0000000000b3', reference => jsonb_build_object('note', :'big_text'));
+SELECT length(reference->>'note') FROM lexledger.release('10000000-0000-0000-0000-0000000000b4', '10000000-0000-0000-0000-0000000000b3', reference => jsonb_build_object('note', :'big_text'));
+SELECT count(*) FILTER (WHERE pg_column_size(reference) > 2000) AS stored_large FROM lexledger.transfer WHERE id::text LIKE '10000000-0000-0000-0000-0000000000b%';
+ROLLBACK;
 -- capture part of it: 200 is posted, 100 returns
 SELECT kind, amount, pending_amount, code, pending_id
   FROM lexledger.capture('10000000-0000-0000-0000-000000000012', '10000000-0000-0000-0000-000000000010', '200.00 KES');

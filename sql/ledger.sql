@@ -44,6 +44,15 @@ SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-00000000
 SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', $$ || :house || $$, $$ || :alice || $$, '100.00 USD', 2, '{"deposit": 7}')$$);
 SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', $$ || :house || $$, $$ || :alice || $$, '100.00 USD', 1, '{"deposit": 8}')$$);
 SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', $$ || :house || $$, $$ || :alice || $$, '100.00 USD', 1)$$);
+-- a retry whose reference is stored out of line (TOAST) returns it whole;
+-- 190 kB, so that memory freed too early is given back to the system and
+-- reading it would crash
+BEGIN;
+SELECT string_agg(md5(g::text), '') AS big_text FROM generate_series(1, 6000) g \gset
+SELECT length(reference->>'note') FROM lexledger.transfer('00000000-0000-0000-0000-0000000000f1', :house, :alice, '0.01 USD', 0, jsonb_build_object('note', :'big_text'));
+SELECT length(reference->>'note') FROM lexledger.transfer('00000000-0000-0000-0000-0000000000f1', :house, :alice, '0.01 USD', 0, jsonb_build_object('note', :'big_text'));
+SELECT pg_column_size(reference) > 2000 AS stored_large FROM lexledger.transfer WHERE id = '00000000-0000-0000-0000-0000000000f1';
+ROLLBACK;
 -- the full message, detail and hint of one of them
 SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', :house, :alice, '99.00 USD', 1, '{"deposit": 7}');
 

@@ -573,6 +573,9 @@ ledger_post_counters(const TransferRow *t, const LedgerAccount *debit,
 /*
  * The row "tuple" (of lexledger.transfer) as the function's composite
  * result, allocated in the caller's memory context so it outlives SPI.
+ * A row read back from the table may hold TOAST pointers (a large
+ * reference); HeapTupleGetDatum fetches their data, which must therefore
+ * also be copied in the caller's context, not in SPI's.
  */
 Datum
 ledger_result_tuple(FunctionCallInfo fcinfo, MemoryContext caller_cxt,
@@ -583,6 +586,7 @@ ledger_result_tuple(FunctionCallInfo fcinfo, MemoryContext caller_cxt,
 	bool		nulls[TCOL_COUNT];
 	MemoryContext old;
 	HeapTuple	result;
+	Datum		datum;
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "lexledger: function must return lexledger.transfer");
@@ -591,8 +595,9 @@ ledger_result_tuple(FunctionCallInfo fcinfo, MemoryContext caller_cxt,
 	heap_deform_tuple(tuple, tupdesc, values, nulls);
 	old = MemoryContextSwitchTo(caller_cxt);
 	result = heap_form_tuple(result_desc, values, nulls);
+	datum = HeapTupleGetDatum(result);
 	MemoryContextSwitchTo(old);
-	return HeapTupleGetDatum(result);
+	return datum;
 }
 
 /* Reads the common arguments (id, debit, credit, amount) of a posting. */
