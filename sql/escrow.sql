@@ -75,6 +75,28 @@ SELECT kind FROM lexledger.release('10000000-0000-0000-0000-000000000033', '1000
 -- timeouts: a hold past its timeout cannot be captured and is expired by
 -- expire_holds() (the expiry worker calls it every second)
 SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000040', $$ || :punter || $$, $$ || :escrow || $$, '5.00 KES', timeout => '0 seconds')$$);
+-- every part of a timeout is zero or more ('1 mon -30 days 1 sec' compares
+-- as positive, yet ends before it starts in February), and at most 100 years
+SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000040', $$ || :punter || $$, $$ || :escrow || $$, '5.00 KES', timeout => '1 mon -30 days 1 sec')$$);
+SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000040', $$ || :punter || $$, $$ || :escrow || $$, '5.00 KES', timeout => '1000000 years')$$);
+SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000040', $$ || :punter || $$, $$ || :escrow || $$, '5.00 KES', timeout => '100 years 1 sec')$$);
+SELECT lexledger.hold('10000000-0000-0000-0000-000000000040', :punter, :escrow, '5.00 KES', timeout => '1 day -1 hour');
+BEGIN;
+SELECT timeout FROM lexledger.hold('10000000-0000-0000-0000-000000000043', :punter, :escrow, '5.00 KES', timeout => '100 years');
+-- a retry must name the same timeout part for part: '1 mon' is not '30 days'
+SELECT timeout FROM lexledger.hold('10000000-0000-0000-0000-000000000044', :punter, :escrow, '5.00 KES', timeout => '1 mon');
+SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000044', $$ || :punter || $$, $$ || :escrow || $$, '5.00 KES', timeout => '30 days')$$);
+SELECT pg_temp.err($$SELECT lexledger.hold('10000000-0000-0000-0000-000000000044', $$ || :punter || $$, $$ || :escrow || $$, '5.00 KES', timeout => '720 hours')$$);
+SELECT timeout FROM lexledger.hold('10000000-0000-0000-0000-000000000044', :punter, :escrow, '5.00 KES', timeout => '1 mon');
+-- in a batch, a bad timeout fails its own request only
+SELECT ordinal, result FROM lexledger.transfer_batch(ARRAY[
+  ROW('10000000-0000-0000-0000-000000000045', :house, :punter, '1.00 KES', 0, NULL, false, NULL, false),
+  ROW('10000000-0000-0000-0000-000000000046', :punter, :escrow, '1.00 KES', 0, NULL, true, '1000000 years', false),
+  ROW('10000000-0000-0000-0000-000000000047', :punter, :escrow, '1.00 KES', 0, NULL, true, '1 mon -30 days 1 sec', false),
+  ROW('10000000-0000-0000-0000-000000000048', :punter, :escrow, '1.00 KES', 0, NULL, true, '1 mon', false),
+  ROW('10000000-0000-0000-0000-000000000044', :punter, :escrow, '5.00 KES', 0, NULL, true, '30 days', false)
+  ]::lexledger.transfer_request[]) ORDER BY ordinal;
+ROLLBACK;
 SELECT timeout FROM lexledger.hold('10000000-0000-0000-0000-000000000040', :punter, :escrow, '5.00 KES', timeout => '1 microsecond');
 SELECT timeout FROM lexledger.hold('10000000-0000-0000-0000-000000000041', :punter, :escrow, '6.00 KES', timeout => '1 hour');
 SELECT pg_sleep(0.01);

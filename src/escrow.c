@@ -45,17 +45,40 @@ typedef struct Hold
 	bool		resolved_by_isnull;
 } Hold;
 
+/*
+ * Why "timeout" cannot be a hold's timeout, or NULL when it can.  Interval
+ * comparison counts a month as 30 days, so '1 mon -30 days 1 sec' compares
+ * as positive yet puts created_at + timeout before created_at in February:
+ * every part must be zero or more.  The cap keeps created_at + timeout
+ * inside timestamptz's range whatever the parts.
+ */
+const char *
+escrow_timeout_problem(Datum timeout)
+{
+	Interval   *iv = DatumGetIntervalP(timeout);
+	Interval	zero = {0};
+	Interval	longest = {.month = HOLD_TIMEOUT_MAX_YEARS * MONTHS_PER_YEAR};
+
+	if (DatumGetBool(DirectFunctionCall2(interval_le, timeout, IntervalPGetDatum(&zero))))
+		return "a hold's timeout must be positive";
+	if (iv->month < 0 || iv->day < 0 || iv->time < 0)
+		return "a hold's timeout must not have a negative part";
+	if (DatumGetBool(DirectFunctionCall2(interval_gt, timeout, IntervalPGetDatum(&longest))))
+		return "a hold's timeout must be at most " CppAsString2(HOLD_TIMEOUT_MAX_YEARS) " years";
+	return NULL;
+}
+
 void
 escrow_validate_timeout(const TransferRow *t)
 {
-	Interval	zero = {0};
+	const char *problem = t->timeout_isnull ? NULL : escrow_timeout_problem(t->timeout);
 
-	if (!t->timeout_isnull &&
-		DatumGetBool(DirectFunctionCall2(interval_le, t->timeout,
-										 IntervalPGetDatum(&zero))))
+	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_LX_INVALID_TRANSFER),
-				 errmsg("invalid_transfer: a hold's timeout must be positive"),
+				 errmsg("invalid_transfer: %s", problem),
+				 errdetail("The timeout is %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, t->timeout))),
 				 errhint("Leave the timeout null for a hold that never expires.")));
 }
 

@@ -26,6 +26,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "lexledger.h"
 #include "ledger.h"
@@ -339,6 +340,23 @@ nullable_equal(Datum a, bool a_null, Datum b, bool b_null, PGFunction eq)
 }
 
 /*
+ * Timeouts are the same only part for part: interval_eq holds '1 mon' equal
+ * to '30 days' and '1 day' to '24 hours', which give different expiries.
+ */
+static bool
+timeouts_equal(const TransferRow *e, const TransferRow *t)
+{
+	const Interval *a,
+			   *b;
+
+	if (e->timeout_isnull || t->timeout_isnull)
+		return e->timeout_isnull == t->timeout_isnull;
+	a = DatumGetIntervalP(e->timeout);
+	b = DatumGetIntervalP(t->timeout);
+	return a->month == b->month && a->day == b->day && a->time == b->time;
+}
+
+/*
  * The first field in which request t differs from transfer e, or NULL when
  * they are the same transfer.
  */
@@ -360,7 +378,7 @@ ledger_rows_difference(const TransferRow *e, const TransferRow *t)
 		return "code";
 	if (!nullable_equal(e->reference, e->reference_isnull, t->reference, t->reference_isnull, jsonb_eq))
 		return "reference";
-	if (!nullable_equal(e->timeout, e->timeout_isnull, t->timeout, t->timeout_isnull, interval_eq))
+	if (!timeouts_equal(e, t))
 		return "timeout";
 	return NULL;
 }

@@ -121,6 +121,8 @@ extern void ledger_transfer_from_tuple(HeapTuple tuple, TupleDesc tupdesc,
 extern char *uuid_to_cstring(const pg_uuid_t *uuid);
 
 /* escrow.c */
+#define HOLD_TIMEOUT_MAX_YEARS 100
+extern const char *escrow_timeout_problem(Datum timeout);
 extern void escrow_validate_timeout(const TransferRow *t);
 extern void escrow_record_hold(const TransferRow *t, HeapTuple tuple, TupleDesc tupdesc);
 

@@ -128,7 +128,6 @@ read_requests(Batch *b, ArrayType *arr)
 	bool	   *elem_nulls;
 	int			n;
 	TupleDesc	desc = NULL;
-	Interval	zero = {0};
 
 	/* an ordinal is a position in a list; a matrix has none to give */
 	if (ARR_NDIM(arr) > 1)
@@ -197,9 +196,7 @@ read_requests(Batch *b, ArrayType *arr)
 			isnull[RQ_CODE])
 			item_fails(item, "invalid_transfer");
 		else if (!t->timeout_isnull &&
-				 (t->kind != TK_PENDING ||
-				  DatumGetBool(DirectFunctionCall2(interval_le, t->timeout,
-												   IntervalPGetDatum(&zero)))))
+				 (t->kind != TK_PENDING || escrow_timeout_problem(t->timeout) != NULL))
 			item_fails(item, "invalid_transfer");
 		else if (t->amount.units <= 0)
 			item_fails(item, "amount_must_be_positive");
