@@ -366,6 +366,41 @@ lexledger_release(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
+/*
+ * Locks, in (account, slot) order, the balance rows that expiring the "n"
+ * holds of "due" (transfer_id, debit_account_id, credit_account_id) will
+ * write: the holds are expired one after another, and taking their rows in
+ * hold order could deadlock with a batch.
+ */
+static void
+lock_rows_of_holds(SPITupleTable *due, uint64 n)
+{
+	int64	   *accounts = palloc(sizeof(int64) * 2 * n);
+	int16	   *slots = palloc(sizeof(int16) * 2 * n);
+	int			m = 0;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		for (int col = 2; col <= 3; col++)
+		{
+			bool		isnull;
+			LedgerAccount account;
+
+			if (ledger_account_lookup(DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc,
+																  col, &isnull)),
+									  &account))
+			{
+				accounts[m] = account.id;
+				slots[m] = ledger_account_slot(&account);
+				m++;
+			}
+		}
+	}
+	ledger_lock_balance_rows(accounts, slots, m);
+	pfree(accounts);
+	pfree(slots);
+}
+
 PG_FUNCTION_INFO_V1(lexledger_expire_holds);
 
 /*
@@ -373,8 +408,11 @@ PG_FUNCTION_INFO_V1(lexledger_expire_holds);
  *		Voids up to max_holds holds whose timeout has passed, oldest first,
  *		and returns how many.  Holds being captured or released right now
  *		are skipped (SKIP LOCKED): whichever commits first wins.  Each
- *		expiry is a transfer of kind expire_pending with an id derived from
- *		the hold's, so expiring twice is impossible.
+ *		expiry is a transfer of kind expire_pending under a new id of the
+ *		server's: an id that clients could compute could be taken by a
+ *		transfer of theirs first, and the hold would never expire.  Deleting
+ *		the hold's pending_transfer row is what makes expiring it twice
+ *		impossible.
  */
 Datum
 lexledger_expire_holds(PG_FUNCTION_ARGS)
@@ -389,7 +427,7 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 		PG_RETURN_INT32(0);
 	ledger_spi_connect();
 	ledger_prepare(&due_holds_plan,
-				   "SELECT transfer_id, md5('lexledger expiry of ' || transfer_id::text)::uuid"
+				   "SELECT transfer_id, debit_account_id, credit_account_id"
 				   "  FROM lexledger.pending_transfer"
 				   " WHERE expires_at <= clock_timestamp()"
 				   " ORDER BY expires_at LIMIT $1"
@@ -403,18 +441,27 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 	/* resolve_hold runs more queries, which replace SPI_tuptable */
 	due = SPI_tuptable;
 	n = SPI_processed;
+	lock_rows_of_holds(due, n);
 	for (uint64 i = 0; i < n; i++)
 	{
 		TransferRow t = {0};
 		bool		isnull;
 
 		t.pending_id = *DatumGetUUIDP(SPI_getbinval(due->vals[i], due->tupdesc, 1, &isnull));
-		t.id = *DatumGetUUIDP(SPI_getbinval(due->vals[i], due->tupdesc, 2, &isnull));
+		ledger_new_id(&t.id);
 		t.pending_id_isnull = false;
 		t.kind = TK_EXPIRE_PENDING;
 		t.reference_isnull = true;
 		t.timeout_isnull = true;
+
+		/*
+		 * A connection of its own per hold: what resolving it allocates,
+		 * query results included, is freed before the next, so memory
+		 * stays flat however many holds are due.
+		 */
+		ledger_spi_connect();
 		resolve_hold(NULL, NULL, &t, NULL, NULL);
+		SPI_finish();
 	}
 	SPI_finish();
 	PG_RETURN_INT32((int32) n);

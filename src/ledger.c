@@ -20,6 +20,7 @@
 #include "common/int.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
@@ -536,6 +537,49 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 							amount_to_cstring(amount)),
 					 errhint("The account is flagged credits_must_not_exceed_debits.")));
 	}
+}
+
+/*
+ * Locks the balance rows (account_ids[i], slots[i]) in (account, slot)
+ * order, the order of every posting path: a caller that will post to many
+ * accounts one after another (expire_holds) takes them all first, so that
+ * it cannot deadlock with a batch or a single transfer.  Rows that do not
+ * exist are skipped; posting to them reports the missing account.
+ */
+void
+ledger_lock_balance_rows(int64 *account_ids, int16 *slots, int n)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum	   *ids,
+			   *slot_datums;
+	Datum		args[2];
+	int			ret;
+
+	if (n == 0)
+		return;
+	ids = palloc(sizeof(Datum) * n);
+	slot_datums = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		ids[i] = Int64GetDatum(account_ids[i]);
+		slot_datums[i] = Int16GetDatum(slots[i]);
+	}
+	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(slot_datums, n, INT2OID, 2, true, TYPALIGN_SHORT));
+	ledger_prepare(&plan,
+				   "SELECT 1"
+				   "  FROM (SELECT DISTINCT * FROM unnest($1, $2)) AS d(account_id, slot)"
+				   "  JOIN lexledger.account_balance b"
+				   "    ON b.account_id = d.account_id AND b.slot = d.slot"
+				   " ORDER BY b.account_id, b.slot"
+				   "   FOR NO KEY UPDATE OF b",
+				   2, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID});
+	ret = SPI_execute_plan(plan, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "lexledger: balance lock failed: %s", SPI_result_code_string(ret));
+	SPI_freetuptable(SPI_tuptable);
+	pfree(ids);
+	pfree(slot_datums);
 }
 
 /*

@@ -89,6 +89,9 @@ extern void ledger_account_forget_all(void);
 extern void ledger_account_prefetch(const int64 *ids, int n);
 extern int	ledger_account_slot(const LedgerAccount *account);
 
+/* ledger_id.c */
+extern void ledger_new_id(pg_uuid_t *id);
+
 /* ledger.c: building blocks of a posting */
 extern void ledger_spi_connect(void);
 extern void ledger_check_types(void);
@@ -109,6 +112,7 @@ extern void ledger_check_replay(const TransferRow *t, HeapTuple existing,
 extern void ledger_apply(const LedgerAccount *account, int slot,
 						 const Counters *delta, bool allow_closed,
 						 const Amount *amount);
+extern void ledger_lock_balance_rows(int64 *account_ids, int16 *slots, int n);
 extern void ledger_post_counters(const TransferRow *t, const LedgerAccount *debit,
 								 const LedgerAccount *credit, int64 pending_release);
 extern bool ledger_limit_violated(const LedgerAccount *account,

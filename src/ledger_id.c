@@ -25,6 +25,7 @@
 #include "utils/uuid.h"
 
 #include "lexledger.h"
+#include "ledger.h"
 
 #define COUNTER_MAX		0x0FFF
 
@@ -70,12 +71,10 @@ next_instant(int64 *ms, uint16 *seq)
 	*seq = counter;
 }
 
-PG_FUNCTION_INFO_V1(lexledger_new_id);
-
-Datum
-lexledger_new_id(PG_FUNCTION_ARGS)
+/* Fills "id" with a new version 7 uuid. */
+void
+ledger_new_id(pg_uuid_t *id)
 {
-	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 	int64		ms;
 	uint16		seq;
 
@@ -86,5 +85,15 @@ lexledger_new_id(PG_FUNCTION_ARGS)
 	id->data[7] = (unsigned char) seq;
 	random_bytes(&id->data[8], 8);
 	id->data[8] = 0x80 | (id->data[8] & 0x3F);	/* RFC 9562 variant */
+}
+
+PG_FUNCTION_INFO_V1(lexledger_new_id);
+
+Datum
+lexledger_new_id(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+	ledger_new_id(id);
 	PG_RETURN_UUID_P(id);
 }
