@@ -302,7 +302,45 @@ SELECT count(*) AS iso_codes,
 FROM iso_currencies();
 SELECT is_iso_currency('USD') AS usd, is_iso_currency('usd') AS lower,
        is_iso_currency('PAGE') AS page, is_iso_currency('') AS empty,
-       is_iso_currency('USDUSDUSD') AS long;
+       is_iso_currency('USDUSDUSD') AS long, is_iso_currency('XAU') AS xau;
+SELECT is_iso_code('USD') AS usd, is_iso_code('XAU') AS xau, is_iso_code('XTS') AS xts,
+       is_iso_code('HRK') AS withdrawn, is_iso_code('PAGE') AS page, is_iso_code('') AS empty;
+
+-- Binary input (COPY ... (FORMAT binary)) treats every value as hostile:
+-- each file below holds one row of one column, written with lo_export into
+-- the server's data directory; the value's bytes are 8 of minor units and
+-- 1 to 6 of code.
+CREATE TEMP TABLE recv_test (a lexledger.amount);
+CREATE FUNCTION pg_temp.copy_binary(value_hex text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    file text := 'lexledger_recv_test.bin';
+    lo oid;
+    result text;
+BEGIN
+    lo := lo_from_bytea(0, decode('5047434f50590aff0d0a00' || '00000000' || '00000000'
+        || '0001' || lpad(to_hex(length(value_hex) / 2), 8, '0') || value_hex || 'ffff', 'hex'));
+    PERFORM lo_export(lo, file);
+    PERFORM lo_unlink(lo);
+    DELETE FROM recv_test;
+    result := pg_temp.try(format('COPY recv_test FROM %L (FORMAT binary)', file));
+    IF result = 'ok' THEN
+        SELECT 'read ' || a::text INTO result FROM recv_test;
+    END IF;
+    RETURN result;
+END $$;
+SELECT label, pg_temp.copy_binary(hex) AS result
+FROM (VALUES ('150.00 ZAR', '0000000000003a98' || '5a4152'),
+             ('-3 JPY', 'fffffffffffffffd' || '4a5059'),
+             ('empty code', '0000000000000001'),
+             ('seven bytes of code', '0000000000000001' || '41424344454647'),
+             ('lower case', '0000000000000001' || '757364'),
+             ('NUL in the code', '0000000000000001' || '555300'),
+             ('not UTF-8', '0000000000000001' || 'fffefd'),
+             ('unknown code', '0000000000000001' || '58595a'),
+             ('too short', '00000001')) AS v(label, hex);
+SELECT pg_temp.try($$SELECT lexledger.amount('Infinity', 'XYZ')$$) AS infinity_unknown,
+       pg_temp.try($$SELECT lexledger.amount('Infinity', 'USD')$$) AS infinity_usd;
 
 SELECT code, decimals, description FROM create_unit('KWH', 3, 'Kilowatt-hour');
 SELECT '1.25 KWH'::amount + amount_from_minor(750, 'KWH') AS energy,
@@ -314,7 +352,8 @@ SELECT code, decimals, kind, description FROM currencies()
 WHERE code IN ('PAGE', 'FILE', 'KWH', 'MINUTE') ORDER BY code;
 
 SELECT call, pg_temp.try('SELECT lexledger.create_unit(' || call || ')') AS result
-FROM (VALUES ($$'KWH', 2$$), ($$'PAGE'$$), ($$'USD'$$), ($$'page'$$),
+FROM (VALUES ($$'KWH', 2$$), ($$'PAGE'$$), ($$'USD'$$), ($$'XAU'$$), ($$'XTS'$$),
+             ($$'XXX'$$), ($$'page'$$),
              ($$'1PAGE'$$), ($$'TOOLONG'$$), ($$''$$), ($$NULL$$),
              ($$'MILES', 7$$), ($$'MILES', -1$$), ($$'MILES', NULL$$)) AS v(call);
 
@@ -323,7 +362,7 @@ SELECT lexledger.create_unit('USD');
 
 -- Constraints on the table itself.
 SELECT row, pg_temp.try('INSERT INTO lexledger.custom_unit (code, decimals) VALUES ' || row) AS result
-FROM (VALUES ($$('EUR', 2)$$), ($$('bad', 0)$$), ($$('SEVEN', 7)$$),
+FROM (VALUES ($$('EUR', 2)$$), ($$('XDR', 0)$$), ($$('bad', 0)$$), ($$('SEVEN', 7)$$),
              ($$('PAGE', 0)$$)) AS v(row);
 
 -- Units are immutable.
@@ -355,6 +394,22 @@ SELECT '4 SEAT'::amount AS cached;
 RELEASE SAVEPOINT s1;
 COMMIT;
 SELECT '5 SEAT'::amount AS after_commit;
+-- A value made while a rolled-back create_unit was in effect can outlive
+-- it (a constant in a prepared statement). If the code is then registered
+-- with other decimals, the two are different currencies to the operators:
+-- never equal, never mixed.
+BEGIN;
+SELECT code FROM create_unit('PSY', 2);
+PREPARE old_psy AS SELECT '1.50 PSY'::lexledger.amount AS a;
+ROLLBACK;
+SELECT code FROM create_unit('PSY', 0);
+CREATE TEMP TABLE psy AS EXECUTE old_psy;
+INSERT INTO psy VALUES (amount_from_minor(150, 'PSY'));
+SELECT a, scale(a) FROM psy ORDER BY scale(a);
+SELECT count(DISTINCT a) AS distinct_values, count(DISTINCT a::text) AS distinct_texts FROM psy;
+SELECT pg_temp.try($$SELECT sum(a) FROM psy$$) AS sum,
+       pg_temp.try($$SELECT min(a) = max(a) FROM psy$$) AS compare;
+DEALLOCATE old_psy;
 
 --
 -- Catalog facts

@@ -381,11 +381,19 @@ amount_make(int64 units, const char *code)
 void
 amount_check_same_currency(const Amount *a, const Amount *b, const char *what)
 {
-	if (!amount_same_currency(a, b))
+	if (amount_same_currency(a, b))
+		return;
+	if (strcmp(a->code, b->code) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_LX_CURRENCY_MISMATCH),
-				 errmsg("currency_mismatch: cannot %s amounts in %s and %s",
-						what, a->code, b->code)));
+				 errmsg("currency_mismatch: cannot %s amounts in %s with %d and with %d decimals",
+						what, a->code, a->scale, b->scale),
+				 errdetail("One of them was made while a create_unit of %s that was rolled back was in effect.",
+						   a->code)));
+	ereport(ERROR,
+			(errcode(ERRCODE_LX_CURRENCY_MISMATCH),
+			 errmsg("currency_mismatch: cannot %s amounts in %s and %s",
+					what, a->code, b->code)));
 }
 
 /* amount_out_of_range for an operation; "expr" shows it, e.g. "a + b". */
@@ -399,11 +407,15 @@ arithmetic_out_of_range(const Amount *a, const char *expr)
 			 range_detail(a->code, a->scale)));
 }
 
-/* Three-way comparison in btree order: code bytes first, then units. */
+/*
+ * Three-way comparison in btree order: code bytes first, then scale (the
+ * same for every value of a code but in the case amount_same_currency
+ * describes), then units.
+ */
 static inline int
 amount_cmp_internal(const Amount *a, const Amount *b)
 {
-	int			c = memcmp(a->code, b->code, sizeof(a->code));
+	int			c = memcmp(a->code, b->code, sizeof(a->code) + sizeof(a->scale));
 
 	if (c != 0)
 		return (c > 0) ? 1 : -1;
@@ -447,12 +459,19 @@ Datum
 amount_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	int64		units = pq_getmsgint64(buf);
-	int			rawlen = buf->len - buf->cursor;
-	char	   *s;
-	int			nbytes;
+	int64		units;
+	int			rawlen;
+	const char *s;
 	char		code[AMOUNT_CODE_MAXLEN + 1];
 
+	if (buf->len - buf->cursor < (int) sizeof(int64))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid_binary_amount: binary %s of %d bytes is too short",
+						AMOUNT_TYPE_NAME, buf->len - buf->cursor),
+				 errdetail("A binary amount is 8 bytes of minor units followed by 1 to 6 bytes of code.")));
+	units = pq_getmsgint64(buf);
+	rawlen = buf->len - buf->cursor;
 	if (rawlen < 1 || rawlen > AMOUNT_CODE_MAXLEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -460,14 +479,18 @@ amount_recv(PG_FUNCTION_ARGS)
 						rawlen, AMOUNT_TYPE_NAME),
 				 errdetail(CODE_FORMAT_DETAIL)));
 
-	s = pq_getmsgtext(buf, rawlen, &nbytes);
-	if (!code_from_chars(s, nbytes, code))
+	/*
+	 * Raw bytes, not pq_getmsgtext: a code is ASCII whatever the client
+	 * encoding, and a byte that is not must be invalid_binary_amount, not
+	 * an encoding error.
+	 */
+	s = pq_getmsgbytes(buf, rawlen);
+	if (!code_from_chars(s, rawlen, code))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid_binary_amount: malformed currency code in binary %s",
 						AMOUNT_TYPE_NAME),
 				 errdetail(CODE_FORMAT_DETAIL)));
-	pfree(s);
 
 	PG_RETURN_AMOUNT_P(amount_new(units, code, scale_or_error(code)));
 }
@@ -835,6 +858,8 @@ amount_from_numeric(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("malformed_amount: NaN is not an amount")));
 
+	/* the currency first, as text input checks it before the range */
+	scale = scale_or_error(code);
 	digits = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
 	input = psprintf("%s %s", digits, code);
 	if (numeric_is_inf(n))
@@ -843,7 +868,6 @@ amount_from_numeric(PG_FUNCTION_ARGS)
 				 errmsg("amount_out_of_range: \"%s\" is out of range for type %s",
 						input, AMOUNT_TYPE_NAME)));
 
-	scale = scale_or_error(code);
 	p = digits;
 	if (!scan_number(&p, &num) || *p != '\0')
 		elog(ERROR, "lexledger: unexpected numeric text \"%s\"", digits);

@@ -33,11 +33,17 @@ StaticAssertDecl(sizeof(Amount) == 16, "Amount must stay 16 bytes");
 #define PG_GETARG_AMOUNT_P(n)	DatumGetAmountP(PG_GETARG_DATUM(n))
 #define PG_RETURN_AMOUNT_P(x)	return AmountPGetDatum(x)
 
-/* Same currency (codes compare as two 64-bit words would, but portably). */
+/*
+ * Same currency: code and scale, which lie side by side (the 8 bytes after
+ * units).  The scale follows from the code, except in a value made while a
+ * create_unit that was then rolled back was in effect (a constant kept in
+ * a prepared plan); such a value must not pass for equal to, or mix with,
+ * one of the unit registered later with other decimals.
+ */
 static inline bool
 amount_same_currency(const Amount *a, const Amount *b)
 {
-	return memcmp(a->code, b->code, sizeof(a->code)) == 0;
+	return memcmp(a->code, b->code, sizeof(a->code) + sizeof(a->scale)) == 0;
 }
 
 /*

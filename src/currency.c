@@ -130,6 +130,26 @@ iso_currency_scale(const char *code)
 	return -1;
 }
 
+/*
+ * The active ISO-4217 codes that have no minor unit: precious metals, bond
+ * market units, the SDR, XSU, XUA, the testing code XTS and XXX.  Amounts
+ * cannot be in them (an amount needs a number of decimals), and no unit of
+ * account may take their codes either.
+ */
+static const char *const iso_codes_without_minor_unit[] = {
+	"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU",
+	"XTS", "XUA", "XXX",
+};
+
+static bool
+is_iso_code_without_minor_unit(const char *code)
+{
+	for (int i = 0; i < lengthof(iso_codes_without_minor_unit); i++)
+		if (strcmp(code, iso_codes_without_minor_unit[i]) == 0)
+			return true;
+	return false;
+}
+
 /* ----------------------------------------------------------------------
  * Units of account: backend-local cache over lexledger.custom_unit
  * ----------------------------------------------------------------------
@@ -425,28 +445,52 @@ currency_scale(const char *code)
  */
 
 PG_FUNCTION_INFO_V1(lexledger_is_iso_currency);
+PG_FUNCTION_INFO_V1(lexledger_is_iso_code);
 PG_FUNCTION_INFO_V1(lexledger_iso_currencies);
 
 /*
+ * The text as a NUL-terminated code in "code", or false when it cannot be
+ * one (too long, too short, or holding a NUL).
+ */
+static bool
+code_from_text_arg(text *t, char *code)
+{
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	if (len < 1 || len > AMOUNT_CODE_MAXLEN)
+		return false;
+	memset(code, 0, AMOUNT_CODE_MAXLEN + 1);
+	memcpy(code, VARDATA_ANY(t), len);
+	/* an embedded NUL cannot occur in text, but keep strcmp honest */
+	return strlen(code) == (size_t) len;
+}
+
+/*
  * is_iso_currency(text): true if the text is exactly an active ISO-4217
- * code in lexledger's table (case-sensitive: codes are upper case).  Used by
- * lexledger.custom_unit's CHECK constraint so no unit can shadow a currency.
+ * code in lexledger's table (case-sensitive: codes are upper case), that
+ * is a currency amounts can be in.
  */
 Datum
 lexledger_is_iso_currency(PG_FUNCTION_ARGS)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
-	int			len = VARSIZE_ANY_EXHDR(t);
 	char		code[AMOUNT_CODE_MAXLEN + 1];
 
-	if (len < 1 || len > AMOUNT_CODE_MAXLEN)
-		PG_RETURN_BOOL(false);
-	memset(code, 0, sizeof(code));
-	memcpy(code, VARDATA_ANY(t), len);
-	/* an embedded NUL cannot occur in text, but keep strcmp honest */
-	if (strlen(code) != (size_t) len)
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(iso_currency_scale(code) >= 0);
+	PG_RETURN_BOOL(code_from_text_arg(PG_GETARG_TEXT_PP(0), code) &&
+				   iso_currency_scale(code) >= 0);
+}
+
+/*
+ * is_iso_code(text): true for every active ISO-4217 code, those without a
+ * minor unit (XAU, XDR, XTS, ...) included.  Used by lexledger.custom_unit's
+ * CHECK constraint and by create_unit.
+ */
+Datum
+lexledger_is_iso_code(PG_FUNCTION_ARGS)
+{
+	char		code[AMOUNT_CODE_MAXLEN + 1];
+
+	PG_RETURN_BOOL(code_from_text_arg(PG_GETARG_TEXT_PP(0), code) &&
+				   (iso_currency_scale(code) >= 0 || is_iso_code_without_minor_unit(code)));
 }
 
 /* iso_currencies(): every code of the static table, in table order. */

@@ -63,6 +63,12 @@ CREATE FUNCTION lexledger.is_iso_currency(code text) RETURNS boolean
 COMMENT ON FUNCTION lexledger.is_iso_currency(text) IS
   'True if code is an active ISO-4217 currency code known to lexledger (exact, upper case).';
 
+CREATE FUNCTION lexledger.is_iso_code(code text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'lexledger_is_iso_code'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lexledger.is_iso_code(text) IS
+  'True if code is an active ISO-4217 code, with minor units (a currency amounts can be in) or without (XAU, XDR, XTS, XXX...). No unit of account may take such a code.';
+
 CREATE FUNCTION lexledger.iso_currencies(OUT code text, OUT decimals integer)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'lexledger_iso_currencies'
@@ -83,8 +89,8 @@ CREATE TABLE lexledger.custom_unit (
     CONSTRAINT unit_code_is_unique PRIMARY KEY (code),
     CONSTRAINT unit_code_is_well_formed CHECK (code ~ '^[A-Z][A-Z0-9]{0,5}$'),
     CONSTRAINT unit_decimals_between_0_and_6 CHECK (decimals BETWEEN 0 AND 6),
-    CONSTRAINT unit_code_is_not_iso_currency
-        CHECK (NOT lexledger.is_iso_currency(code))
+    CONSTRAINT unit_code_is_not_iso_code
+        CHECK (NOT lexledger.is_iso_code(code))
 );
 COMMENT ON TABLE lexledger.custom_unit IS
   'Units of account usable as amount currencies besides ISO-4217 (PAGE, FILE, ...). Immutable: rows can be added, never changed or removed. Add them with lexledger.create_unit().';
@@ -93,7 +99,7 @@ COMMENT ON COLUMN lexledger.custom_unit.decimals IS 'Decimals of the unit (0 to 
 COMMENT ON CONSTRAINT unit_code_is_unique ON lexledger.custom_unit IS 'A code names one unit.';
 COMMENT ON CONSTRAINT unit_code_is_well_formed ON lexledger.custom_unit IS 'Codes are 1 to 6 upper-case letters or digits, starting with a letter.';
 COMMENT ON CONSTRAINT unit_decimals_between_0_and_6 ON lexledger.custom_unit IS 'An amount carries at most 6 decimals.';
-COMMENT ON CONSTRAINT unit_code_is_not_iso_currency ON lexledger.custom_unit IS 'A unit never shadows an ISO-4217 currency.';
+COMMENT ON CONSTRAINT unit_code_is_not_iso_code ON lexledger.custom_unit IS 'A unit never takes an ISO-4217 code: not a currency''s, nor one without a minor unit (XAU, XDR, XTS...).';
 
 -- Readable by everyone (lexledger.currencies() lists it); amount input
 -- reads it as the table's owner, so no grant is needed for that.
@@ -159,8 +165,8 @@ BEGIN
                 coalesce(create_unit.decimals::text, 'NULL')
             USING ERRCODE = '22023';
     END IF;
-    IF lexledger.is_iso_currency(create_unit.code) THEN
-        RAISE EXCEPTION 'invalid_unit: % is an ISO-4217 currency, not a unit of account',
+    IF lexledger.is_iso_code(create_unit.code) THEN
+        RAISE EXCEPTION 'invalid_unit: % is an ISO-4217 code, not a unit of account',
                 create_unit.code
             USING ERRCODE = '22023';
     END IF;
