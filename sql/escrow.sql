@@ -70,6 +70,12 @@ SELECT kind, amount, code FROM lexledger.capture('10000000-0000-0000-0000-000000
 -- the id of one hold's capture used again for another hold
 SELECT amount FROM lexledger.hold('10000000-0000-0000-0000-000000000032', :punter, :escrow, '10.00 KES', 42);
 SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-000000000032', code => 43)$$);
+-- ... also when the other hold is between other accounts, or does not exist
+BEGIN;
+SELECT kind FROM lexledger.hold('10000000-0000-0000-0000-0000000000b9', :house, :escrow, '1.00 KES');
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-0000000000b9', code => 43)$$);
+ROLLBACK;
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000031', '10000000-0000-0000-0000-0000000000fe', code => 43)$$);
 SELECT kind FROM lexledger.release('10000000-0000-0000-0000-000000000033', '10000000-0000-0000-0000-000000000032');
 
 -- timeouts: a hold past its timeout cannot be captured and is expired by

@@ -237,10 +237,15 @@ resolve_hold(FunctionCallInfo fcinfo, MemoryContext caller_cxt, TransferRow *t,
 				credit;
 
 	if (!read_hold(&t->pending_id, &hold))
+	{
+		/* a retry naming another hold than it did: say so, not not_found */
+		if (ledger_fetch_transfer(&t->id, &tuple, &tupdesc))
+			ledger_check_replay(t, tuple, tupdesc);
 		ereport(ERROR,
 				(errcode(ERRCODE_LX_PENDING_NOT_FOUND),
 				 errmsg("pending_transfer_not_found: no hold has id %s",
 						uuid_to_cstring(&t->pending_id))));
+	}
 
 	t->debit_account_id = hold.debit_account_id;
 	t->credit_account_id = hold.credit_account_id;

@@ -366,15 +366,16 @@ ledger_rows_difference(const TransferRow *e, const TransferRow *t)
 {
 	if (e->kind != t->kind)
 		return "kind";
+	/* before the accounts: a resolution takes its accounts from its hold */
+	if (e->pending_id_isnull != t->pending_id_isnull ||
+		(!e->pending_id_isnull && memcmp(&e->pending_id, &t->pending_id, sizeof(pg_uuid_t)) != 0))
+		return "pending_id";
 	if (e->debit_account_id != t->debit_account_id)
 		return "debit_account_id";
 	if (e->credit_account_id != t->credit_account_id)
 		return "credit_account_id";
 	if (!amounts_equal(&e->amount, &t->amount))
 		return "amount";
-	if (e->pending_id_isnull != t->pending_id_isnull ||
-		(!e->pending_id_isnull && memcmp(&e->pending_id, &t->pending_id, sizeof(pg_uuid_t)) != 0))
-		return "pending_id";
 	if (e->code != t->code)
 		return "code";
 	if (!nullable_equal(e->reference, e->reference_isnull, t->reference, t->reference_isnull, jsonb_eq))

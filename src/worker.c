@@ -85,6 +85,21 @@ expire_round(void)
 	return expired;
 }
 
+/*
+ * Applies a configuration reload that was asked for (SIGHUP).  Called
+ * between rounds too, not only between naps: under a steady stream of
+ * due holds the rounds follow each other without a nap.
+ */
+static void
+reload_config_if_asked(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
 void
 lexledger_expiry_main(Datum arg)
 {
@@ -104,11 +119,7 @@ lexledger_expiry_main(Datum arg)
 		int			expired = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		reload_config_if_asked();
 
 		MemoryContextSwitchTo(round_cxt);
 		PG_TRY();
@@ -119,6 +130,7 @@ lexledger_expiry_main(Datum arg)
 				if (expired > 0)
 					elog(DEBUG1, "lexledger expiry worker released %d holds", expired);
 				CHECK_FOR_INTERRUPTS();
+				reload_config_if_asked();
 			} while (expired >= lexledger_expiry_batch);
 		}
 		PG_CATCH();
