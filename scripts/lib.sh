@@ -19,21 +19,42 @@ die() { echo "error: $*" >&2; exit 1; }
 
 # A cluster folder the server's user can reach.  The project folder is
 # preferred; as root, when postgres cannot traverse the path to it (a clone
-# under /root, say), a folder under /tmp is used instead.
+# under /root, say), a folder under /tmp is used instead.  Call it after
+# scripts/deps.sh: on a fresh machine the postgres user only exists then.
 cluster_home() {
-	local wanted=$1 name=$2
+	local wanted=$1 name=$2 dir
 	if [[ $(id -u) -ne 0 ]] || runuser -u postgres -- test -x "$(dirname "$wanted")"; then
-		echo "$wanted"
+		dir=$wanted
 	else
-		echo "/tmp/lexledger-$name-$(echo "$PROJECT" | md5sum | cut -c1-8)"
+		dir="/tmp/lexledger-$name-$(echo "$PROJECT" | md5sum | cut -c1-8)"
 	fi
+	check_cluster_dir "$dir"
+	echo "$dir"
+}
+
+# The scripts remove and chown inside the cluster folder, as root or as
+# postgres: refuse one that is a symbolic link or belongs to someone else
+# (a predictable name under /tmp could have been planted).  The unix
+# socket's path must also fit in the 107 bytes the kernel allows.
+check_cluster_dir() {
+	local dir=$1 owner
+	[[ -L "$dir" ]] && die "$dir is a symbolic link: refusing to use it as a cluster folder"
+	if [[ -e "$dir" ]]; then
+		owner=$(stat -c %U "$dir")
+		case $owner in
+		root | postgres | "$(id -un)") ;;
+		*) die "$dir belongs to $owner: refusing to use it as a cluster folder" ;;
+		esac
+	fi
+	((${#dir} + ${#PGPORT} + 17 <= 107)) ||
+		die "the cluster's socket path $dir/run/.s.PGSQL.$PGPORT is longer than the 107 bytes unix sockets allow: use a shorter project path"
 }
 
 # Builds and installs the extension into the server's directories.  A user
 # who cannot write there needs sudo, or LEXLEDGER_SKIP_INSTALL=1 to use what
 # root installed (make install) as is.
 build_and_install() {
-	make -s -C "$PROJECT" all >/dev/null
+	make -s -C "$PROJECT" all >/dev/null || die "build failed"
 	if [[ -n "${LEXLEDGER_SKIP_INSTALL:-}" ]]; then
 		echo "note: LEXLEDGER_SKIP_INSTALL is set: using the lexledger installed in $(pg_config --pkglibdir)" >&2
 	elif [[ $(id -u) -eq 0 || -w "$(pg_config --pkglibdir)" ]]; then
@@ -50,9 +71,10 @@ build_and_install() {
 init_cluster() {
 	local dir=$1 port=$2 db=$3
 	mkdir -p "$dir"
-	[[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
+	[[ $(id -u) -eq 0 ]] && chown -h postgres: "$dir"
 	as_pg mkdir -p "$dir/run"
-	if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+	require_own_cluster "$dir"
+	if ! as_pg test -f "$dir/data/PG_VERSION"; then
 		as_pg initdb -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
 			{ cat "$dir/initdb.log" >&2; die "initdb failed"; }
 	fi
@@ -85,9 +107,20 @@ start_cluster() {
 	fi
 }
 
+# A cluster made by root belongs to postgres, one made by a user to that
+# user: neither can run the other's.  Says so instead of failing obscurely.
+require_own_cluster() {
+	local dir=$1
+	if [[ -e "$dir/data" ]] && ! as_pg test -r "$dir/data" -a -w "$dir/data"; then
+		die "$dir/data belongs to $(stat -c %U "$dir/data"), not $RUNAS_USER: run as the user who created it, or remove $dir"
+	fi
+	return 0
+}
+
 stop_cluster() {
 	local dir=$1
-	[[ -f "$dir/data/PG_VERSION" ]] || return 0
+	require_own_cluster "$dir"
+	as_pg test -f "$dir/data/PG_VERSION" || return 0
 	as_pg pg_ctl -D "$dir/data" status >/dev/null 2>&1 || return 0
 	as_pg pg_ctl -D "$dir/data" stop -w -m fast >/dev/null
 }
