@@ -96,9 +96,25 @@ init_cluster() {
 		echo "include_if_exists = 'lexledger.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
 }
 
+# Whether the cluster in DIR is running.  pg_ctl believes postmaster.pid,
+# but after a crash or a reboot its PID may belong to another process by
+# now (even another cluster's postmaster, also run by postgres), which
+# pg_ctl restart or stop would then signal.  A postmaster's working
+# directory is its data directory: that tells ours apart.
+cluster_running() {
+	local data=$1/data pid
+	pid=$(as_pg head -1 "$data/postmaster.pid" 2>/dev/null) || return 1
+	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
+	[[ "$(as_pg readlink "/proc/$pid/cwd" 2>/dev/null)" == "$(as_pg realpath "$data")" ]]
+}
+
 start_cluster() {
 	local dir=$1
-	if as_pg pg_ctl -D "$dir/data" status >/dev/null 2>&1; then
+	if ! cluster_running "$dir" && as_pg test -f "$dir/data/postmaster.pid"; then
+		echo "note: removing $dir/data/postmaster.pid, left by a server that is gone" >&2
+		as_pg rm -f "$dir/data/postmaster.pid"
+	fi
+	if cluster_running "$dir"; then
 		as_pg pg_ctl -D "$dir/data" restart -w -m fast -l "$dir/server.log" >/dev/null ||
 			{ tail -30 "$dir/server.log" >&2; die "server did not restart"; }
 	else
@@ -121,7 +137,7 @@ stop_cluster() {
 	local dir=$1
 	require_own_cluster "$dir"
 	as_pg test -f "$dir/data/PG_VERSION" || return 0
-	as_pg pg_ctl -D "$dir/data" status >/dev/null 2>&1 || return 0
+	cluster_running "$dir" || return 0
 	as_pg pg_ctl -D "$dir/data" stop -w -m fast >/dev/null
 }
 
