@@ -4,8 +4,9 @@
 --
 SET client_min_messages = warning;
 SET extra_float_digits = 0;
--- The operators live in schema lexledger, as documented in docs/amount.md.
-SET search_path = public, lexledger;
+-- The operators live in schema lexledger, as documented in docs/amount.md
+-- (ahead of public, which other roles may be able to create objects in).
+SET search_path = lexledger, public;
 
 -- try(query): runs query and returns 'ok', or the error's SQLSTATE and
 -- message, so that a table of bad inputs shows each SQLSTATE on one line.

@@ -21,12 +21,7 @@ SELECT count(*) AS runs, sum(problems) AS problems FROM lexledger.verify_run;
 -- test/t/006_verify_history.pl)
 SELECT pg_temp.err($$INSERT INTO lexledger.verify_run (started_at, problems, report, error) VALUES (now(), 0, '[]', 'both')$$);
 
--- every SQL and PL/pgSQL function pins its search_path, except two that the
--- planner must be able to inline
-SELECT p.proname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
- WHERE p.pronamespace = 'lexledger'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
-   AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
- ORDER BY 1;
+-- (which functions pin their search_path: sql/search_path.sql)
 -- result codes of transfer_batch that are never raised are listed too
 SELECT code, sqlstate FROM lexledger.error_code WHERE sqlstate IS NULL ORDER BY code;
 
@@ -35,6 +30,19 @@ SELECT pg_temp.err($$SELECT * FROM lexledger.schedule_maintenance()$$);
 
 -- the expiry worker runs (in the database named by lexledger.database_name)
 SELECT backend_type, database = current_setting('lexledger.database_name') AS in_the_configured_database FROM lexledger.worker_status();
+-- a role that cannot see other roles' processes is told so, not answered
+-- "no worker"
+CREATE ROLE lexledger_no_stats;
+GRANT USAGE ON SCHEMA lexledger TO lexledger_no_stats;
+SET ROLE lexledger_no_stats;
+SELECT pg_temp.err($$SELECT * FROM lexledger.worker_status()$$);
+RESET ROLE;
+GRANT pg_read_all_stats TO lexledger_no_stats;
+SET ROLE lexledger_no_stats;
+SELECT backend_type FROM lexledger.worker_status();
+RESET ROLE;
+DROP OWNED BY lexledger_no_stats;
+DROP ROLE lexledger_no_stats;
 
 -- DROP and CREATE EXTENSION in a long-lived session: account ids start
 -- over, and nothing this session cached of the old accounts is used

@@ -14,7 +14,8 @@ CREATE FUNCTION lexledger.hold(
   amount lexledger.amount, code integer DEFAULT 0, reference jsonb DEFAULT NULL,
   timeout interval DEFAULT NULL)
 RETURNS lexledger.transfer
-AS 'MODULE_PATHNAME', 'lexledger_hold' LANGUAGE C VOLATILE;
+AS 'MODULE_PATHNAME', 'lexledger_hold' LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION lexledger.hold(uuid, bigint, bigint, lexledger.amount, integer, jsonb, interval) IS
   'Places a hold: a pending transfer that moves funds from available to pending. With a timeout, the hold is released by the expiry worker once it passes. Idempotent on id.';
 
@@ -22,20 +23,23 @@ CREATE FUNCTION lexledger.capture(
   id uuid, pending_id uuid, amount lexledger.amount DEFAULT NULL,
   code integer DEFAULT NULL, reference jsonb DEFAULT NULL)
 RETURNS lexledger.transfer
-AS 'MODULE_PATHNAME', 'lexledger_capture' LANGUAGE C VOLATILE;
+AS 'MODULE_PATHNAME', 'lexledger_capture' LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION lexledger.capture(uuid, uuid, lexledger.amount, integer, jsonb) IS
   'Posts a hold: all of it (amount null) or part of it, the rest returning to the debit account. code null keeps the hold''s code. Idempotent on id.';
 
 CREATE FUNCTION lexledger.release(
   id uuid, pending_id uuid, code integer DEFAULT NULL, reference jsonb DEFAULT NULL)
 RETURNS lexledger.transfer
-AS 'MODULE_PATHNAME', 'lexledger_release' LANGUAGE C VOLATILE;
+AS 'MODULE_PATHNAME', 'lexledger_release' LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION lexledger.release(uuid, uuid, integer, jsonb) IS
   'Voids a hold: all of it returns to the debit account. Idempotent on id.';
 
 CREATE FUNCTION lexledger.expire_holds(max_holds integer DEFAULT 1000)
 RETURNS integer
-AS 'MODULE_PATHNAME', 'lexledger_expire_holds' LANGUAGE C VOLATILE;
+AS 'MODULE_PATHNAME', 'lexledger_expire_holds' LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION lexledger.expire_holds(integer) IS
   'Releases up to max_holds holds whose timeout has passed and returns how many. The expiry worker calls it every lexledger.expiry_naptime; callable by hand.';
 

@@ -292,13 +292,15 @@ CREATE FUNCTION lexledger.transfer(
   id uuid, debit_account_id bigint, credit_account_id bigint,
   amount lexledger.amount, code integer DEFAULT 0, reference jsonb DEFAULT NULL)
 RETURNS lexledger.transfer
-AS 'MODULE_PATHNAME', 'lexledger_transfer' LANGUAGE C VOLATILE;
+AS 'MODULE_PATHNAME', 'lexledger_transfer' LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION lexledger.transfer(uuid, bigint, bigint, lexledger.amount, integer, jsonb) IS
   'Posts one transfer, or returns the transfer already posted under this id (same fields) without posting again.';
 
 CREATE FUNCTION lexledger.transfer_batch(transfers lexledger.transfer_request[])
 RETURNS TABLE (ordinal integer, id uuid, result text, created_at timestamptz)
-AS 'MODULE_PATHNAME', 'lexledger_transfer_batch' LANGUAGE C VOLATILE;
+AS 'MODULE_PATHNAME', 'lexledger_transfer_batch' LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION lexledger.transfer_batch(lexledger.transfer_request[]) IS
   'Posts many transfers in one call and returns one result per request: ok, exists, or the error code of that request. Linked chains succeed or fail together.';
 
@@ -311,23 +313,29 @@ COMMENT ON FUNCTION lexledger.transfer_batch(lexledger.transfer_request[]) IS
 -- takes the whole hold out of pending and puts the captured amount (zero
 -- for void/expire) into posted.  Unlike the other SQL and PL/pgSQL
 -- functions these two do not pin search_path, so that the planner can
--- inline them into the statement and verify queries; every name in them is
--- qualified and their only operators are pg_catalog's, which is searched
--- first.
+-- inline them into the statement and verify queries: they are parsed under
+-- the caller's search_path.  So every name and every operator in them is
+-- qualified.  Even pg_catalog's, which is searched first, is not enough
+-- unqualified: its = on enums is the polymorphic anyenum one, and an
+-- operator declared on exactly (transfer_kind, transfer_kind) in a schema
+-- on the caller's path would be preferred to it.
 CREATE FUNCTION lexledger.pending_change(kind lexledger.transfer_kind,
                                          amount lexledger.amount,
                                          pending_amount lexledger.amount)
 RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE kind WHEN 'pending' THEN lexledger.minor_units(amount)
-                   WHEN 'posted' THEN 0
-                   ELSE -lexledger.minor_units(pending_amount) END
+  SELECT CASE WHEN kind OPERATOR(pg_catalog.=) 'pending'::lexledger.transfer_kind
+              THEN lexledger.minor_units(amount)
+              WHEN kind OPERATOR(pg_catalog.=) 'posted'::lexledger.transfer_kind THEN 0
+              ELSE OPERATOR(pg_catalog.-) lexledger.minor_units(pending_amount) END
 $$;
 COMMENT ON FUNCTION lexledger.pending_change(lexledger.transfer_kind, lexledger.amount, lexledger.amount) IS
   'How much a transfer adds to the pending counters of its accounts (negative for a resolution), in minor units.';
 
 CREATE FUNCTION lexledger.posted_change(kind lexledger.transfer_kind, amount lexledger.amount)
 RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN kind IN ('posted', 'post_pending') THEN lexledger.minor_units(amount) ELSE 0 END
+  SELECT CASE WHEN kind OPERATOR(pg_catalog.=) 'posted'::lexledger.transfer_kind
+                OR kind OPERATOR(pg_catalog.=) 'post_pending'::lexledger.transfer_kind
+              THEN lexledger.minor_units(amount) ELSE 0 END
 $$;
 COMMENT ON FUNCTION lexledger.posted_change(lexledger.transfer_kind, lexledger.amount) IS
   'How much a transfer adds to the posted counters of its accounts, in minor units.';

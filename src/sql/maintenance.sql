@@ -2,7 +2,8 @@
 -- status of lexledger's background worker.
 
 INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
-  ('pg_cron_missing', '55000', 'schedule_maintenance() needs pg_cron installed in this database');
+  ('pg_cron_missing', '55000', 'schedule_maintenance() needs pg_cron installed in this database'),
+  ('worker_status_not_visible', '42501', 'worker_status() needs the privileges of pg_read_all_stats to see the workers');
 
 CREATE TABLE lexledger.verify_run (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -74,11 +75,22 @@ COMMENT ON FUNCTION lexledger.schedule_maintenance(text) IS
 
 CREATE FUNCTION lexledger.worker_status()
 RETURNS TABLE (pid integer, backend_type text, state text, database text, backend_start timestamptz)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT a.pid, a.backend_type, a.state, a.datname::text, a.backend_start
-    FROM pg_catalog.pg_stat_activity a
-   WHERE a.backend_type LIKE 'lexledger%'
-$$;
+BEGIN
+  -- pg_stat_activity hides the backend_type of other roles' processes from
+  -- a role without pg_read_all_stats: its empty answer would say "not
+  -- running" of a worker that runs
+  IF NOT pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE') THEN
+    RAISE EXCEPTION 'worker_status_not_visible: % cannot see lexledger''s workers', current_user
+      USING ERRCODE = '42501',
+            DETAIL = 'pg_stat_activity shows other roles'' processes only to roles with the privileges of pg_read_all_stats.',
+            HINT = 'GRANT pg_read_all_stats TO ' || pg_catalog.quote_ident(current_user) || ', or ask a superuser.';
+  END IF;
+  RETURN QUERY
+    SELECT a.pid, a.backend_type, a.state, a.datname::text, a.backend_start
+      FROM pg_catalog.pg_stat_activity a
+     WHERE a.backend_type LIKE 'lexledger%';
+END $$;
 COMMENT ON FUNCTION lexledger.worker_status() IS
   'lexledger''s background workers as pg_stat_activity shows them.';
