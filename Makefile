@@ -18,7 +18,9 @@ SQL_PARTS  = src/sql/schema.sql \
 DATA_built = lexledger--$(EXTVERSION).sql
 DATA       = $(wildcard src/sql/upgrades/lexledger--*--*.sql)
 
-PG_CONFIG ?= pg_config
+# PostgreSQL 15's pg_config when it is installed: a plain pg_config is the
+# newest server-dev package's, should another major version be installed.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PG_CPPFLAGS = -Isrc
 PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-sign-compare

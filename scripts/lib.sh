@@ -1,7 +1,10 @@
 # Shell helpers shared by `make run`, `make test` and `make bench`.
 # Sourced, not executed.  Callers set: PGDIR (cluster folder), PGPORT.
 
-PGBIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+# PostgreSQL 15's tools, whatever other major versions are installed (a
+# plain pg_config would be the newest server-dev package's).
+PGBIN=/usr/lib/postgresql/15/bin
+[[ -x "$PGBIN/pg_config" ]] || PGBIN=$(pg_config --bindir 2>/dev/null || echo "$PGBIN")
 export PATH="$PGBIN:$PATH"
 PROJECT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
