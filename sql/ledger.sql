@@ -220,7 +220,10 @@ SELECT result, count(*) FROM lexledger.transfer_batch((
     FROM generate_series(1, 1000) g)) GROUP BY result;
 SELECT posted_balance FROM lexledger.balance(:bob);
 -- a request that would overflow a 64-bit counter fails alone, whether its
--- batch overflows the counters by itself or a counter is already full
+-- batch overflows the counters by itself or a counter is already full (in
+-- a transaction of its own: the OVFL totals are past 64 bits, which the
+-- test of totals() below must not meet)
+BEGIN;
 SELECT code FROM lexledger.create_unit('OVFL');
 SELECT (lexledger.open_account('OVFL', name => 'ovfl-source')).id AS ovsrc \gset
 SELECT (lexledger.open_account('OVFL', name => 'ovfl-sink')).id AS ovsink \gset
@@ -236,6 +239,7 @@ SELECT ordinal, result FROM lexledger.transfer_batch(ARRAY[
     ROW('00000000-0000-0000-0000-0000000000a8', :ovsrc, :ovsink, '1 OVFL', 0, NULL, false, NULL, false)
   ]::lexledger.transfer_request[]);
 SELECT posted_balance FROM lexledger.balance(:ovsink);
+ROLLBACK;
 -- accounts opened in a savepoint that rolls back are forgotten with it,
 -- although posting to them put them in this session's account cache
 BEGIN;
@@ -320,6 +324,7 @@ ROLLBACK;
 -- one slot of an account)
 BEGIN;
 SELECT id AS big FROM lexledger.open_account('USD', 'house', name => 'big', slots => 2) \gset
+SELECT pg_temp.err($$SELECT * FROM lexledger.totals()$$) AS totals_before;
 UPDATE lexledger.account_balance SET credits_posted = 5000000000000000000 WHERE account_id = :big;
 SELECT pg_temp.err($$SELECT * FROM lexledger.balance($$ || :big || $$)$$);
 SELECT pg_temp.err($$SELECT * FROM lexledger.totals()$$);

@@ -8,11 +8,14 @@ use IPC::Run;
 use LexLedger::Test qw(new_lexledger_node ledger_is_healthy);
 
 my $node = new_lexledger_node('crash');
+# The wallets hold 10.00 USD between them and the load drains them into
+# the house, so within seconds requests are refused for insufficient_funds:
+# the crash comes while limits are being enforced, not far from them.
 $node->safe_psql('postgres', q{
 	SELECT lexledger.open_account('USD', 'house', name => 'house');
 	SELECT lexledger.open_account('USD', name => 'w' || g, debits_must_not_exceed_credits => true)
 	  FROM generate_series(1, 20) g;
-	SELECT lexledger.transfer(md5('fund' || g)::uuid, 1, 1 + g, '1000.00 USD')
+	SELECT lexledger.transfer(md5('fund' || g)::uuid, 1, 1 + g, '0.50 USD')
 	  FROM generate_series(1, 20) g;
 });
 
@@ -21,48 +24,65 @@ my $dir = PostgreSQL::Test::Utils::tempdir;
 
 # Each loader posts transfers one per connection and appends the id of each
 # transfer to its file only after COMMIT returned: those are acknowledged.
+# A refusal for insufficient_funds is recorded apart; any other failure (the
+# crash) is not recorded at all.
 my @loaders;
 for my $l (1 .. 3)
 {
 	my $script = qq{
 		for i in \$(seq 1 100000); do
 			id=\$(printf 'c%07d-0000-0000-0000-%012d' $l \$i)
-			from=\$(( (i % 20) + 2 )); to=\$(( ((i + $l) % 20) + 2 ))
-			[ \$from = \$to ] && to=1
-			psql -X -q -At -v ON_ERROR_STOP=1 -d "$connstr" \\
-			  -c "SELECT lexledger.transfer('\$id', \$from, \$to, '0.01 USD')" >/dev/null 2>&1 \\
-			  && echo \$id >> $dir/acked.$l || true
+			from=\$(( ((i + $l) % 20) + 2 ))
+			if out=\$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$connstr" \\
+			      -c "SELECT lexledger.transfer('\$id', \$from, 1, '0.01 USD')" 2>&1); then
+				echo \$id >> $dir/acked.$l
+			else
+				case "\$out" in *insufficient_funds*) echo \$id >> $dir/refused.$l ;; esac
+			fi
 		done
 	};
 	push @loaders, IPC::Run::start([ 'bash', '-c', $script ]);
 }
-# and one loader of batches of 50
+# and one loader of batches of 50 from the wallets: each acknowledged call
+# appends the ids its result says posted, and counts the refused requests
 my $batch_script = qq{
 	for i in \$(seq 1 100000); do
-		psql -X -q -At -v ON_ERROR_STOP=1 -d "$connstr" -c "
-		  SELECT count(*) FROM lexledger.transfer_batch((SELECT array_agg(ROW(
-		    md5('batch-\$i-' || g)::uuid, 1, 2 + g % 20, '0.02 USD', 0, NULL, false, NULL, false
-		  )::lexledger.transfer_request) FROM generate_series(1, 50) g))" >/dev/null 2>&1 \\
-		  && echo \$i >> $dir/acked.batch || true
+		if out=\$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$connstr" -c "
+		  SELECT id, result FROM lexledger.transfer_batch((SELECT array_agg(ROW(
+		    md5('batch-\$i-' || g)::uuid, 2 + g % 20, 1, '0.01 USD', 0, NULL, false, NULL, false
+		  )::lexledger.transfer_request) FROM generate_series(1, 50) g))" 2>/dev/null); then
+			echo "\$out" | awk -F'|' '\$2 == "ok" {print \$1}' >> $dir/acked.batch_ids
+			echo "\$out" | awk -F'|' '\$2 == "insufficient_funds" {print \$1}' >> $dir/refused.batch
+			echo \$i >> $dir/acked.batch_calls
+		fi
 	done
 };
 push @loaders, IPC::Run::start([ 'bash', '-c', $batch_script ]);
 
-# let the load run until a good number of transfers are acknowledged
-my $acked = 0;
-for (1 .. 600)
+sub lines_in
 {
-	$acked = 0;
-	for my $f (glob("$dir/acked.*"))
+	my $n = 0;
+	for my $f (glob("$dir/$_[0]"))
 	{
 		open(my $fh, '<', $f) or next;
 		my @lines = <$fh>;
-		$acked += scalar @lines;
+		$n += scalar @lines;
 	}
-	last if $acked >= 200;
+	return $n;
+}
+
+# let the load run until a good number of calls have been answered (posted
+# or refused) and the wallets have begun to run dry
+my ($answered, $refused) = (0, 0);
+for (1 .. 1200)
+{
+	$answered = lines_in('acked.[0-9]') + lines_in('refused.[0-9]') + lines_in('acked.batch_calls');
+	$refused = lines_in('refused.*');
+	last if $answered >= 200 && $refused >= 20;
 	select(undef, undef, undef, 0.1);
 }
-ok($acked >= 200, "load running: $acked calls acknowledged before the crash");
+ok($answered >= 200, "load running: $answered calls answered before the crash");
+ok($refused >= 20, "limits at work: $refused requests refused for insufficient_funds before the crash");
 
 # kill -9 the postmaster, and its children with it (as a power cut would),
 # then wait until none is left holding the data directory
@@ -78,33 +98,40 @@ for (1 .. 300)
 }
 $node->start;
 
-# every acknowledged single transfer is present
-my @ids;
-for my $l (1 .. 3)
+sub ids_in
 {
-	next unless -f "$dir/acked.$l";
-	open(my $fh, '<', "$dir/acked.$l") or die;
-	chomp(my @lines = <$fh>);
-	push @ids, @lines;
+	my @ids;
+	for my $f (glob("$dir/$_[0]"))
+	{
+		open(my $fh, '<', $f) or die;
+		chomp(my @lines = <$fh>);
+		push @ids, grep { /\S/ } @lines;
+	}
+	return @ids;
 }
-my $list = join(',', map { "'$_'" } @ids);
-my $present = @ids
-  ? $node->safe_psql('postgres', "SELECT count(*) FROM lexledger.transfer WHERE id IN ($list)")
-  : 0;
-is($present, scalar @ids, scalar(@ids) . ' acknowledged single transfers survived the crash');
 
-# every acknowledged batch is present in full
-my @batches;
-if (-f "$dir/acked.batch")
+sub count_present
 {
-	open(my $fh, '<', "$dir/acked.batch") or die;
-	chomp(@batches = <$fh>);
+	my @ids = @_;
+	return 0 unless @ids;
+	my $list = join(',', map { "'$_'" } @ids);
+	return $node->safe_psql('postgres', "SELECT count(*) FROM lexledger.transfer WHERE id IN ($list)");
 }
-my $missing = @batches
-  ? $node->safe_psql('postgres', 'SELECT count(*) FROM unnest(ARRAY[' . join(',', @batches) . "]) b, generate_series(1, 50) g
-	  WHERE NOT EXISTS (SELECT 1 FROM lexledger.transfer t WHERE t.id = md5('batch-' || b || '-' || g)::uuid)")
-  : 0;
-is($missing, 0, scalar(@batches) . ' acknowledged batches survived the crash whole');
+
+# every acknowledged single transfer is present, and no refused one
+my @ids = ids_in('acked.[0-9]');
+cmp_ok(scalar @ids, '>', 0, 'single transfers were acknowledged');
+is(count_present(@ids), scalar @ids, scalar(@ids) . ' acknowledged single transfers survived the crash');
+my @refused = ids_in('refused.[0-9]');
+is(count_present(@refused), 0, scalar(@refused) . ' refused single transfers were not posted');
+
+# every transfer an acknowledged batch posted is present, and no refused one
+my @batch_ids = ids_in('acked.batch_ids');
+cmp_ok(scalar @batch_ids, '>', 0, 'batched transfers were acknowledged');
+is(count_present(@batch_ids), scalar @batch_ids,
+	scalar(@batch_ids) . ' transfers of acknowledged batches survived the crash');
+my @batch_refused = ids_in('refused.batch');
+is(count_present(@batch_refused), 0, scalar(@batch_refused) . ' refused batch requests were not posted');
 
 ledger_is_healthy($node, 'after crash recovery');
 

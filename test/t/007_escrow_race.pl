@@ -2,7 +2,8 @@
 # while the expiry worker expires them: every hold ends with exactly one
 # resolution, every capture or release a client saw succeed is that
 # resolution, a loser always gets one of the documented codes, no hold
-# expires before its timeout, and verify() is clean.
+# expires before its timeout, the poor wallets' limits hold, and verify()
+# is clean.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -23,7 +24,11 @@ $node->safe_psql('postgres', q{
 	SELECT lexledger.open_account('USD', 'escrow', name => 'escrow', slots => 4);
 	SELECT lexledger.open_account('USD', name => 'w' || g, debits_must_not_exceed_credits => true)
 	  FROM generate_series(1, 20) g;
-	SELECT lexledger.transfer(md5('fund' || g)::uuid, 1, 2 + g, '10000.00 USD') FROM generate_series(1, 20) g;
+	-- half the wallets are poor: their holds are refused often, and the
+	-- captures soon drain them, so limits are enforced throughout the race
+	SELECT lexledger.transfer(md5('fund' || g)::uuid, 1, 2 + g,
+	                          (CASE WHEN g <= 10 THEN '10000.00 USD' ELSE '3.00 USD' END)::lexledger.amount)
+	  FROM generate_series(1, 20) g;
 	CREATE TABLE race_hold (n bigserial PRIMARY KEY, id uuid NOT NULL);
 	CREATE TABLE race_outcome (hold_id uuid, action text, outcome text);
 
@@ -114,6 +119,7 @@ ok(($n{capture_pending_transfer_already_posted} // 0) + ($n{release_pending_tran
 	'some resolutions lost a race to another one');
 ok(($n{capture_pending_transfer_expired} // 0) + ($n{release_pending_transfer_expired} // 0) > 0,
 	'some resolutions came after the timeout');
+ok(($n{hold_insufficient_funds} // 0) > 0, 'some holds were refused for insufficient_funds');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM lexledger.transfer r JOIN lexledger.hold h ON h.id = r.pending_id
 	 WHERE r.kind = 'expire_pending' AND r.created_at < h.expires_at}),
