@@ -208,6 +208,18 @@ SELECT result, count(*) FROM lexledger.transfer_batch(ARRAY[
   ]::lexledger.transfer_request[]) GROUP BY result;
 SELECT count(*) - :transfers_before AS new_transfers FROM lexledger.transfer;
 SELECT count(*) AS empty_batch FROM lexledger.transfer_batch(ARRAY[]::lexledger.transfer_request[]);
+-- a failed chain's request that reuses an id posted earlier in the same
+-- statement is answered exists (or exists_with_different_<field>), as it
+-- would be in a statement of its own
+BEGIN;
+SELECT c.n, r.ordinal, r.result FROM (VALUES
+  (1, ARRAY[ROW('00000000-0000-0000-0000-0000000000e1', :house, :bob, '0.01 USD', 0, NULL, false, NULL, false)]::lexledger.transfer_request[]),
+  (2, ARRAY[ROW('00000000-0000-0000-0000-0000000000e1', :house, :bob, '0.01 USD', 0, NULL, false, NULL, true),
+            ROW('00000000-0000-0000-0000-0000000000e2', :house, :house, '0.01 USD', 0, NULL, false, NULL, false)]::lexledger.transfer_request[]),
+  (3, ARRAY[ROW('00000000-0000-0000-0000-0000000000e1', :house, :bob, '0.02 USD', 0, NULL, false, NULL, true),
+            ROW('00000000-0000-0000-0000-0000000000e2', :house, :house, '0.01 USD', 0, NULL, false, NULL, false)]::lexledger.transfer_request[])
+  ) c(n, reqs), LATERAL lexledger.transfer_batch(c.reqs) r ORDER BY 1, 2;
+ROLLBACK;
 SELECT count(*) AS null_batch FROM lexledger.transfer_batch(NULL);
 -- at most 100,000 requests per call
 SELECT pg_temp.err($$SELECT count(*) FROM lexledger.transfer_batch(array_fill(NULL::lexledger.transfer_request, ARRAY[100001]))$$);

@@ -1032,7 +1032,13 @@ any_failed_id_posted(Batch *b)
 	ledger_prepare(&failed_posted_plan,
 				   "SELECT 1 FROM lexledger.transfer WHERE id = ANY ($1) LIMIT 1",
 				   1, (Oid[]) {UUIDARRAYOID});
-	ret = SPI_execute_plan(failed_posted_plan, &ids, NULL, true, 1);
+	/*
+	 * Not read-only: a read-only query sees the snapshot of the statement's
+	 * start, and would miss a transfer posted earlier in this statement (a
+	 * transfer() or another batch in the same query), as find_existing does
+	 * not.
+	 */
+	ret = SPI_execute_plan(failed_posted_plan, &ids, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "lexledger: transfer lookup failed: %s", SPI_result_code_string(ret));
 	return SPI_processed > 0;
