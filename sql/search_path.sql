@@ -10,20 +10,18 @@ CREATE EXTENSION lexledger;
 \i test/sql/err.sql
 
 CREATE SCHEMA trap;
-CREATE FUNCTION trap.hijacked_kind_eq(lexledger.transfer_kind, lexledger.transfer_kind)
-RETURNS boolean LANGUAGE plpgsql AS $$
+DO $$
+DECLARE
+  t text;
 BEGIN
-  RAISE EXCEPTION 'hijacked: trap.= on transfer_kind was called';
+  FOREACH t IN ARRAY ARRAY['transfer_kind', 'amount'] LOOP
+    EXECUTE format($f$CREATE FUNCTION trap.hijacked_%1$s_eq(lexledger.%1$s, lexledger.%1$s)
+                      RETURNS boolean LANGUAGE plpgsql
+                      AS 'BEGIN RAISE EXCEPTION ''hijacked: trap.= on %1$s was called''; END'$f$, t);
+    EXECUTE format('CREATE OPERATOR trap.= (LEFTARG = lexledger.%1$s, RIGHTARG = lexledger.%1$s,
+                      FUNCTION = trap.hijacked_%1$s_eq)', t);
+  END LOOP;
 END $$;
-CREATE OPERATOR trap.= (LEFTARG = lexledger.transfer_kind, RIGHTARG = lexledger.transfer_kind,
-                        FUNCTION = trap.hijacked_kind_eq);
-CREATE FUNCTION trap.hijacked_amount_eq(lexledger.amount, lexledger.amount)
-RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'hijacked: trap.= on amount was called';
-END $$;
-CREATE OPERATOR trap.= (LEFTARG = lexledger.amount, RIGHTARG = lexledger.amount,
-                        FUNCTION = trap.hijacked_amount_eq);
 -- the trap works: in the caller's own query, its = is the one chosen
 SET search_path = trap, public;
 SELECT pg_temp.err($$SELECT 'pending'::lexledger.transfer_kind = 'pending'::lexledger.transfer_kind$$) AS own_query;

@@ -401,7 +401,11 @@ lock_rows_of_holds(SPITupleTable *due, uint64 n)
 			}
 		}
 	}
-	ledger_lock_balance_rows(accounts, slots, m);
+	if (m > 0)
+	{
+		ledger_lock_balance_rows(accounts, slots, m);
+		SPI_freetuptable(SPI_tuptable);
+	}
 	pfree(accounts);
 	pfree(slots);
 }

@@ -542,24 +542,22 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 
 /*
  * Locks the balance rows (account_ids[i], slots[i]) in (account, slot)
- * order, the order of every posting path: a caller that will post to many
- * accounts one after another (expire_holds) takes them all first, so that
- * it cannot deadlock with a batch or a single transfer.  Rows that do not
- * exist are skipped; posting to them reports the missing account.
+ * order, the order of every posting path, and leaves them in SPI_tuptable
+ * in that order: account_id, the four counters, closed.  Pairs may repeat.
+ * Callers that post to many accounts (a batch on its careful path,
+ * expire_holds) take all their rows first, so that they cannot deadlock
+ * with each other or with single transfers.  Rows that do not exist are
+ * not returned; the caller decides whether that is an error.
  */
 void
-ledger_lock_balance_rows(int64 *account_ids, int16 *slots, int n)
+ledger_lock_balance_rows(const int64 *account_ids, const int16 *slots, int n)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum	   *ids,
-			   *slot_datums;
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *slot_datums = palloc(sizeof(Datum) * Max(n, 1));
 	Datum		args[2];
 	int			ret;
 
-	if (n == 0)
-		return;
-	ids = palloc(sizeof(Datum) * n);
-	slot_datums = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
 	{
 		ids[i] = Int64GetDatum(account_ids[i]);
@@ -568,7 +566,8 @@ ledger_lock_balance_rows(int64 *account_ids, int16 *slots, int n)
 	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	args[1] = PointerGetDatum(construct_array(slot_datums, n, INT2OID, 2, true, TYPALIGN_SHORT));
 	ledger_prepare(&plan,
-				   "SELECT 1"
+				   "SELECT b.account_id, b.debits_pending, b.debits_posted, b.credits_pending,"
+				   "       b.credits_posted, b.closed"
 				   "  FROM (SELECT DISTINCT * FROM unnest($1, $2)) AS d(account_id, slot)"
 				   "  JOIN lexledger.account_balance b"
 				   "    ON b.account_id = d.account_id AND b.slot = d.slot"
@@ -578,7 +577,6 @@ ledger_lock_balance_rows(int64 *account_ids, int16 *slots, int n)
 	ret = SPI_execute_plan(plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "lexledger: balance lock failed: %s", SPI_result_code_string(ret));
-	SPI_freetuptable(SPI_tuptable);
 	pfree(ids);
 	pfree(slot_datums);
 }

@@ -106,7 +106,6 @@ typedef struct PostedEntry
 } PostedEntry;
 
 static SPIPlanPtr existing_plan = NULL;
-static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr insert_plan_fast = NULL;
 static SPIPlanPtr counters_plan = NULL;
@@ -500,35 +499,20 @@ static void
 lock_rows(Batch *b)
 {
 	SlotDelta  *rows;
-	Datum	   *ids,
-			   *slots;
-	Datum		args[2];
-	int			m = slot_rows(b, is_candidate, NULL, &rows),
-				ret;
+	int64	   *ids;
+	int16	   *slots;
+	int			m = slot_rows(b, is_candidate, NULL, &rows);
 
 	if (m == 0)
 		return;
-	ids = palloc(sizeof(Datum) * m);
-	slots = palloc(sizeof(Datum) * m);
+	ids = palloc(sizeof(int64) * m);
+	slots = palloc(sizeof(int16) * m);
 	for (int i = 0; i < m; i++)
 	{
-		ids[i] = Int64GetDatum(rows[i].account_id);
-		slots[i] = Int16GetDatum(rows[i].slot);
+		ids[i] = rows[i].account_id;
+		slots[i] = rows[i].slot;
 	}
-	args[0] = PointerGetDatum(construct_array(ids, m, INT8OID, 8, true, TYPALIGN_DOUBLE));
-	args[1] = PointerGetDatum(construct_array(slots, m, INT2OID, 2, true, TYPALIGN_SHORT));
-	ledger_prepare(&lock_plan,
-				   "SELECT b.account_id, b.debits_pending, b.debits_posted, b.credits_pending,"
-				   "       b.credits_posted, b.closed"
-				   "  FROM unnest($1, $2) AS d(account_id, slot)"
-				   "  JOIN lexledger.account_balance b"
-				   "    ON b.account_id = d.account_id AND b.slot = d.slot"
-				   " ORDER BY b.account_id, b.slot"
-				   "   FOR NO KEY UPDATE OF b",
-				   2, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID});
-	ret = SPI_execute_plan(lock_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "lexledger: balance lock failed: %s", SPI_result_code_string(ret));
+	ledger_lock_balance_rows(ids, slots, m);
 	require_balance_rows(m);
 	for (int k = 0; k < b->naccounts; k++)
 		b->accounts[k].closed = false;
