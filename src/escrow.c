@@ -386,19 +386,22 @@ lock_rows_of_holds(SPITupleTable *due, uint64 n)
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		for (int col = 2; col <= 3; col++)
-		{
-			bool		isnull;
-			LedgerAccount account;
+		bool		isnull;
 
-			if (ledger_account_lookup(DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc,
-																  col, &isnull)),
-									  &account))
-			{
-				accounts[m] = account.id;
-				slots[m] = ledger_account_slot(&account);
-				m++;
-			}
+		accounts[2 * i] = DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc, 2, &isnull));
+		accounts[2 * i + 1] = DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc, 3, &isnull));
+	}
+	/* one query for the accounts this backend has not cached yet */
+	ledger_account_prefetch(accounts, 2 * n);
+	for (uint64 i = 0; i < 2 * n; i++)
+	{
+		LedgerAccount account;
+
+		if (ledger_account_prefetched(accounts[i], &account))
+		{
+			accounts[m] = account.id;
+			slots[m] = ledger_account_slot(&account);
+			m++;
 		}
 	}
 	if (m > 0)

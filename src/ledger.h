@@ -87,6 +87,7 @@ enum
 extern bool ledger_account_lookup(int64 id, LedgerAccount *out);
 extern void ledger_account_forget_all(void);
 extern void ledger_account_prefetch(const int64 *ids, int n);
+extern bool ledger_account_prefetched(int64 id, LedgerAccount *out);
 extern int	ledger_account_slot(const LedgerAccount *account);
 
 /* ledger_id.c */

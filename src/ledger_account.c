@@ -185,16 +185,27 @@ ledger_account_prefetch(const int64 *ids, int n)
 bool
 ledger_account_lookup(int64 id, LedgerAccount *out)
 {
+	ensure_cache(false);
+	if (ledger_account_prefetched(id, out))
+		return true;
+	ledger_account_prefetch(&id, 1);
+	return ledger_account_prefetched(id, out);
+}
+
+/*
+ * Like ledger_account_lookup, but for an id that ledger_account_prefetch
+ * has just been given: false then means that no such account exists, and
+ * asking the table again, one query per unknown id, would only say so
+ * again.
+ */
+bool
+ledger_account_prefetched(int64 id, LedgerAccount *out)
+{
 	LedgerAccount *entry;
 	bool		found;
 
-	ensure_cache(false);
+	Assert(account_cache != NULL);
 	entry = hash_search(account_cache, &id, HASH_FIND, &found);
-	if (!found)
-	{
-		ledger_account_prefetch(&id, 1);
-		entry = hash_search(account_cache, &id, HASH_FIND, &found);
-	}
 	if (found)
 		*out = *entry;
 	return found;

@@ -345,7 +345,7 @@ read_accounts(Batch *b)
 	{
 		BatchAccount *a = &b->accounts[k];
 
-		a->found = ledger_account_lookup(ids[k], &a->meta);
+		a->found = ledger_account_prefetched(ids[k], &a->meta);
 		a->meta.id = ids[k];
 	}
 
