@@ -125,5 +125,13 @@ SELECT kind, debit, credit, pending_change, balance
   FROM lexledger.statement(:punter, '2000-01-01', 'infinity');
 SELECT * FROM lexledger.verify();
 
+-- a hold whose pending row was deleted behind lexledger's back (only a
+-- superuser can) is reported as such, not with an internal error
+BEGIN;
+DELETE FROM lexledger.pending_transfer WHERE transfer_id = '10000000-0000-0000-0000-000000000041';
+SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000049', '10000000-0000-0000-0000-000000000041')$$);
+SELECT code, sqlstate FROM lexledger.error_code WHERE code = 'ledger_corrupted';
+ROLLBACK;
+
 -- ... also across holds, captures, releases and expiries
 \i test/sql/as_of_agrees.sql

@@ -66,3 +66,28 @@ SELECT lexledger.schema_fingerprint() ~ '^[0-9a-f]{32}$' AS is_md5;
 -- extension was built from them
 \set sources_fingerprint `make -s --no-print-directory fingerprint`
 SELECT lexledger.schema_fingerprint() = :'sources_fingerprint' AS built_from_these_sources;
+
+-- every table, view, sequence, column, function and type of the schema
+-- carries a COMMENT a DBA reads with \d+ and \df+ (array types and the
+-- fields of composite types excepted: the type's comment describes them)
+SELECT kind, name FROM (
+  SELECT 'relation' AS kind, c.relname::text AS name
+    FROM pg_class c
+   WHERE c.relnamespace = 'lexledger'::regnamespace AND c.relkind IN ('r', 'v', 'S')
+     AND obj_description(c.oid, 'pg_class') IS NULL
+  UNION ALL
+  SELECT 'column', c.relname || '.' || a.attname
+    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+   WHERE c.relnamespace = 'lexledger'::regnamespace AND c.relkind IN ('r', 'v')
+     AND a.attnum > 0 AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL
+  UNION ALL
+  SELECT 'function', p.oid::regprocedure::text
+    FROM pg_proc p
+   WHERE p.pronamespace = 'lexledger'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL
+  UNION ALL
+  SELECT 'type', t.typname::text
+    FROM pg_type t
+   WHERE t.typnamespace = 'lexledger'::regnamespace AND t.typelem = 0
+     AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+     AND obj_description(t.oid, 'pg_type') IS NULL
+) missing ORDER BY kind, name;

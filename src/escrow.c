@@ -148,8 +148,7 @@ read_hold(const pg_uuid_t *pending_id, Hold *hold)
 	hold->code = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	hold->status = SPI_getvalue(tup, desc, 5);
 	if (hold->status == NULL)
-		elog(ERROR, "lexledger: hold %s is neither pending nor resolved; run lexledger.verify()",
-			 uuid_to_cstring(pending_id));
+		ledger_corrupted("a hold is neither pending nor resolved:", pending_id);
 	hold->expired = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 	d = SPI_getbinval(tup, desc, 7, &hold->resolved_by_isnull);
 	if (!hold->resolved_by_isnull)
@@ -215,7 +214,7 @@ replay_resolution(FunctionCallInfo fcinfo, MemoryContext caller_cxt, const Trans
 	TupleDesc	tupdesc;
 
 	if (!ledger_fetch_transfer(&t->id, &tuple, &tupdesc))
-		elog(ERROR, "lexledger: transfer %s vanished", uuid_to_cstring(&t->id));
+		ledger_corrupted("an existing transfer cannot be read back:", &t->id);
 	ledger_check_replay(t, tuple, tupdesc);
 	return ledger_result_tuple(fcinfo, caller_cxt, tuple, tupdesc);
 }
@@ -281,7 +280,7 @@ resolve_hold(FunctionCallInfo fcinfo, MemoryContext caller_cxt, TransferRow *t,
 	{
 		/* Someone resolved it first, or it expired: look again, now. */
 		if (!read_hold(&t->pending_id, &hold))
-			elog(ERROR, "lexledger: hold %s vanished", uuid_to_cstring(&t->pending_id));
+			ledger_corrupted("a hold cannot be read back:", &t->pending_id);
 		if (!hold.resolved_by_isnull &&
 			memcmp(&hold.resolved_by, &t->id, sizeof(pg_uuid_t)) == 0)
 			return fcinfo ? replay_resolution(fcinfo, caller_cxt, t) : (Datum) 0;
@@ -292,15 +291,14 @@ resolve_hold(FunctionCallInfo fcinfo, MemoryContext caller_cxt, TransferRow *t,
 	{
 		/* t->id was taken meanwhile by some other transfer. */
 		if (!ledger_fetch_transfer(&t->id, &tuple, &tupdesc))
-			elog(ERROR, "lexledger: transfer %s vanished", uuid_to_cstring(&t->id));
+			ledger_corrupted("an existing transfer cannot be read back:", &t->id);
 		ledger_check_replay(t, tuple, tupdesc);
 	}
 	else
 	{
 		if (!ledger_account_lookup(t->debit_account_id, &debit) ||
 			!ledger_account_lookup(t->credit_account_id, &credit))
-			elog(ERROR, "lexledger: an account of hold %s is missing",
-				 uuid_to_cstring(&t->pending_id));
+			ledger_corrupted("an account of this hold is missing:", &t->pending_id);
 		ledger_post_counters(t, &debit, &credit, hold.amount.units);
 	}
 	return fcinfo ? ledger_result_tuple(fcinfo, caller_cxt, tuple, tupdesc) : (Datum) 0;

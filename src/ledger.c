@@ -439,6 +439,21 @@ ledger_limit_violated(const LedgerAccount *account, const Counters *after,
 }
 
 /*
+ * Reports history that lexledger's own functions cannot have written: a
+ * hold without its pending row, a transfer gone from under a posting.  Only
+ * a change to the tables outside those functions (a superuser's, or a
+ * restore of part of them) leads here.  "what" is printed before the id.
+ */
+void
+ledger_corrupted(const char *what, const pg_uuid_t *id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("ledger_corrupted: %s %s", what, uuid_to_cstring(id)),
+			 errhint("Run lexledger.verify(): lexledger's tables were changed other than through its functions.")));
+}
+
+/*
  * Why ledger_apply updated no row: the row is closed (and the change may
  * not touch closed accounts), or there is no such row.
  */
@@ -710,7 +725,7 @@ post_new_transfer(FunctionCallInfo fcinfo, TransferRow *t)
 	else
 	{
 		if (!ledger_fetch_transfer(&t->id, &tuple, &tupdesc))
-			elog(ERROR, "lexledger: transfer %s vanished", uuid_to_cstring(&t->id));
+			ledger_corrupted("an existing transfer cannot be read back:", &t->id);
 		ledger_check_replay(t, tuple, tupdesc);
 	}
 	result = ledger_result_tuple(fcinfo, caller_cxt, tuple, tupdesc);

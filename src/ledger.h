@@ -124,6 +124,7 @@ extern void ledger_validate_new(const TransferRow *t);
 extern void ledger_transfer_from_tuple(HeapTuple tuple, TupleDesc tupdesc,
 									   TransferRow *t);
 extern char *uuid_to_cstring(const pg_uuid_t *uuid);
+extern void ledger_corrupted(const char *what, const pg_uuid_t *id) pg_attribute_noreturn();
 
 /* escrow.c */
 #define HOLD_TIMEOUT_MAX_YEARS 100

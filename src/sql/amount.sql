@@ -96,6 +96,8 @@ COMMENT ON TABLE lexledger.custom_unit IS
   'Units of account usable as amount currencies besides ISO-4217 (PAGE, FILE, ...). Immutable: rows can be added, never changed or removed. Add them with lexledger.create_unit().';
 COMMENT ON COLUMN lexledger.custom_unit.code IS 'Code as written in amounts: 1 to 6 upper-case letters or digits, starting with a letter.';
 COMMENT ON COLUMN lexledger.custom_unit.decimals IS 'Decimals of the unit (0 to 6): 3 PAGE has none.';
+COMMENT ON COLUMN lexledger.custom_unit.description IS 'Free text: what the unit counts.';
+COMMENT ON COLUMN lexledger.custom_unit.created_at IS 'When create_unit() registered it.';
 COMMENT ON CONSTRAINT unit_code_is_unique ON lexledger.custom_unit IS 'A code names one unit.';
 COMMENT ON CONSTRAINT unit_code_is_well_formed ON lexledger.custom_unit IS 'Codes are 1 to 6 upper-case letters or digits, starting with a letter.';
 COMMENT ON CONSTRAINT unit_decimals_between_0_and_6 ON lexledger.custom_unit IS 'An amount carries at most 6 decimals.';

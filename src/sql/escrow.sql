@@ -58,3 +58,15 @@ CREATE VIEW lexledger.hold AS
    WHERE t.kind = 'pending';
 COMMENT ON VIEW lexledger.hold IS
   'Every hold ever placed with its status, expiry and how much of it was captured. For the holds still pending (a small table) read lexledger.pending_transfer.';
+COMMENT ON COLUMN lexledger.hold.id IS 'The hold''s transfer id.';
+COMMENT ON COLUMN lexledger.hold.debit_account_id IS 'The account whose funds are held.';
+COMMENT ON COLUMN lexledger.hold.credit_account_id IS 'The account a capture pays.';
+COMMENT ON COLUMN lexledger.hold.amount IS 'The amount held.';
+COMMENT ON COLUMN lexledger.hold.status IS 'pending, posted (captured), voided (released) or expired.';
+COMMENT ON COLUMN lexledger.hold.created_at IS 'When the hold was placed.';
+COMMENT ON COLUMN lexledger.hold.expires_at IS 'When it expires by itself (null: never).';
+COMMENT ON COLUMN lexledger.hold.resolved_by IS 'The id of the transfer that captured, released or expired it (null while pending).';
+COMMENT ON COLUMN lexledger.hold.resolved_at IS 'When it was resolved.';
+COMMENT ON COLUMN lexledger.hold.captured IS 'For a captured hold: the amount captured (the rest went back to the debit account).';
+COMMENT ON COLUMN lexledger.hold.code IS 'The hold''s code.';
+COMMENT ON COLUMN lexledger.hold.reference IS 'The hold''s reference.';

@@ -27,7 +27,8 @@ INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('concurrent_duplicate',        '40001', 'a transfer id was posted by a concurrent transaction; retry the call'),
   ('linked_event_failed',         NULL,    'transfer_batch result: another request of its linked chain failed, so this one was not posted'),
   ('linked_event_chain_open',     NULL,    'transfer_batch result: the batch ended inside a linked chain, so the chain was not posted'),
-  ('transfer_immutable',          'LX150', 'posted transfers are never updated or deleted');
+  ('transfer_immutable',          'LX150', 'posted transfers are never updated or deleted'),
+  ('ledger_corrupted',            'XX001', 'the tables disagree in a way lexledger''s functions never leave them (changed outside them); run verify()');
 
 CREATE TYPE lexledger.account_kind AS ENUM (
   'user_wallet', 'escrow', 'house', 'provider_clearing', 'fees', 'quota', 'other');
@@ -60,6 +61,18 @@ COMMENT ON COLUMN lexledger.account.slots IS
   'Number of balance rows. Accounts without a limit spread their counters over several rows so that concurrent writers do not queue on one row; accounts with a limit have exactly one, which serialises the check.';
 COMMENT ON COLUMN lexledger.account.name IS
   'Optional unique name (e.g. house:ZAR); open_account with an existing name returns that account.';
+COMMENT ON COLUMN lexledger.account.id IS 'Assigned by open_account; the id transfers name.';
+COMMENT ON COLUMN lexledger.account.currency IS 'ISO-4217 code or registered unit of every amount the account takes.';
+COMMENT ON COLUMN lexledger.account.kind IS 'What the account is for (wallet, escrow, house...); informative only.';
+COMMENT ON COLUMN lexledger.account.owner IS 'Optional owner (a user or organisation id of the application); informative only.';
+COMMENT ON COLUMN lexledger.account.debits_must_not_exceed_credits IS
+  'Limit: debits, pending and posted, may never exceed posted credits (the available balance never goes below zero). For wallets.';
+COMMENT ON COLUMN lexledger.account.credits_must_not_exceed_debits IS
+  'Limit: credits, pending and posted, may never exceed posted debits.';
+COMMENT ON COLUMN lexledger.account.metadata IS 'Free JSON of the application; lexledger never reads it.';
+COMMENT ON COLUMN lexledger.account.created_at IS 'When the account was opened.';
+COMMENT ON COLUMN lexledger.account.closed_at IS
+  'When close_account closed it (null while open). The flag that postings check is lexledger.account_balance.closed.';
 
 -- Balance counters in minor units of the account's currency.  An account
 -- without a balance limit has several slot rows: each backend adds to its
@@ -80,6 +93,15 @@ CREATE TABLE lexledger.account_balance (
 ) WITH (fillfactor = 40);
 COMMENT ON TABLE lexledger.account_balance IS
   'The four TigerBeetle-style counters of each account, spread over its slots; written only by the posting functions.';
+COMMENT ON COLUMN lexledger.account_balance.account_id IS 'The account these counters belong to.';
+COMMENT ON COLUMN lexledger.account_balance.slot IS
+  'Which of the account''s rows (0 to slots - 1). A backend writes the row its backend id picks; only the sum over the slots means anything.';
+COMMENT ON COLUMN lexledger.account_balance.debits_pending IS 'Minor units held on the debit side by holds not yet resolved.';
+COMMENT ON COLUMN lexledger.account_balance.debits_posted IS 'Minor units debited by posted transfers and captures.';
+COMMENT ON COLUMN lexledger.account_balance.credits_pending IS 'Minor units held on the credit side by holds not yet resolved.';
+COMMENT ON COLUMN lexledger.account_balance.credits_posted IS 'Minor units credited by posted transfers and captures.';
+COMMENT ON COLUMN lexledger.account_balance.closed IS
+  'Set on every slot row by close_account: postings, which update these rows anyway, see it under the row lock.';
 
 CREATE TYPE lexledger.transfer_kind AS ENUM (
   'posted', 'pending', 'post_pending', 'void_pending', 'expire_pending');
@@ -119,8 +141,16 @@ CREATE UNIQUE INDEX transfer_resolves_a_hold_once ON lexledger.transfer (pending
   WHERE pending_id IS NOT NULL;
 COMMENT ON TABLE lexledger.transfer IS
   'Every transfer ever posted: append-only, one row per transfer, id chosen by the client (the idempotency key).';
+COMMENT ON COLUMN lexledger.transfer.id IS 'Chosen by the client: the idempotency key. The same id with the same fields returns the original; with other fields it is an error.';
+COMMENT ON COLUMN lexledger.transfer.debit_account_id IS 'The account debited (for a hold''s resolution: the hold''s debit account).';
+COMMENT ON COLUMN lexledger.transfer.credit_account_id IS 'The account credited (for a hold''s resolution: the hold''s credit account).';
 COMMENT ON COLUMN lexledger.transfer.amount IS
   'For post_pending: the amount captured; for void/expire: the amount released.';
+COMMENT ON COLUMN lexledger.transfer.kind IS 'posted, pending (a hold), or post_pending, void_pending, expire_pending (a hold''s resolution).';
+COMMENT ON COLUMN lexledger.transfer.code IS 'The reason, an integer of the application''s (TigerBeetle''s code).';
+COMMENT ON COLUMN lexledger.transfer.reference IS 'Free JSON of the application: bet id, contract id, provider payment id...';
+COMMENT ON COLUMN lexledger.transfer.pending_id IS 'For a resolution: the id of the hold it resolves; each hold is resolved at most once.';
+COMMENT ON COLUMN lexledger.transfer.timeout IS 'For a hold: how long after created_at it expires by itself (null: never).';
 COMMENT ON COLUMN lexledger.transfer.pending_amount IS
   'For a resolution: the amount of the hold it resolves (all of it leaves the pending counters).';
 COMMENT ON COLUMN lexledger.transfer.created_at IS
@@ -169,6 +199,11 @@ CREATE INDEX pending_transfer_expiry_idx ON lexledger.pending_transfer (expires_
   WHERE expires_at IS NOT NULL;
 COMMENT ON TABLE lexledger.pending_transfer IS
   'The holds still pending, with their expiry. A resolution deletes the row; capture, release and expiry race on it and exactly one wins. lexledger.verify() checks it against the history.';
+COMMENT ON COLUMN lexledger.pending_transfer.transfer_id IS 'The hold''s id in lexledger.transfer.';
+COMMENT ON COLUMN lexledger.pending_transfer.debit_account_id IS 'The hold''s debit account (a copy of the history''s).';
+COMMENT ON COLUMN lexledger.pending_transfer.credit_account_id IS 'The hold''s credit account (a copy of the history''s).';
+COMMENT ON COLUMN lexledger.pending_transfer.amount IS 'The amount held.';
+COMMENT ON COLUMN lexledger.pending_transfer.expires_at IS 'When the expiry worker releases it (created_at + timeout); null: never.';
 
 -- The input of lexledger.transfer_batch().
 CREATE TYPE lexledger.transfer_request AS (
@@ -215,7 +250,7 @@ BEGIN
     RAISE EXCEPTION 'flags_are_mutually_exclusive: an account may limit its debits or its credits, not both'
       USING ERRCODE = 'LX104';
   END IF;
-  -- Validates the code (raises unknown_currency) and normalises it.
+  -- Validates the code (raises unknown_currency).
   currency := lexledger.currency(lexledger.amount_from_minor(0, currency));
   n := CASE WHEN limited THEN 1
             ELSE coalesce(slots, current_setting('lexledger.balance_slots', true)::integer, 16) END;
@@ -360,6 +395,17 @@ CREATE VIEW lexledger.transfer_effect AS
     FROM lexledger.transfer t;
 COMMENT ON VIEW lexledger.transfer_effect IS
   'Each transfer''s change to the four counters of each of its accounts, in minor units; the counters are the sums of this view.';
+COMMENT ON COLUMN lexledger.transfer_effect.transfer_id IS 'The transfer.';
+COMMENT ON COLUMN lexledger.transfer_effect.created_at IS 'The transfer''s created_at.';
+COMMENT ON COLUMN lexledger.transfer_effect.kind IS 'The transfer''s kind.';
+COMMENT ON COLUMN lexledger.transfer_effect.code IS 'The transfer''s code.';
+COMMENT ON COLUMN lexledger.transfer_effect.account_id IS 'The account this row is about: the debit account (is_debit) or the credit account.';
+COMMENT ON COLUMN lexledger.transfer_effect.is_debit IS 'Whether account_id is the transfer''s debit account.';
+COMMENT ON COLUMN lexledger.transfer_effect.counterparty_id IS 'The transfer''s other account.';
+COMMENT ON COLUMN lexledger.transfer_effect.debits_pending IS 'Change to account_id''s debits_pending, minor units (negative when a hold is resolved).';
+COMMENT ON COLUMN lexledger.transfer_effect.debits_posted IS 'Change to account_id''s debits_posted, minor units.';
+COMMENT ON COLUMN lexledger.transfer_effect.credits_pending IS 'Change to account_id''s credits_pending, minor units (negative when a hold is resolved).';
+COMMENT ON COLUMN lexledger.transfer_effect.credits_posted IS 'Change to account_id''s credits_posted, minor units.';
 
 -- Each balance row holds 64-bit counters, but reads add rows up: the slots
 -- of an account, or every account of a currency.  A sum past 64 bits cannot
@@ -656,6 +702,7 @@ COMMENT ON FUNCTION lexledger.verify() IS
 -- registered as configuration tables: the ledger is data, not definition.
 SELECT pg_catalog.pg_extension_config_dump('lexledger.account', '');
 SELECT pg_catalog.pg_extension_config_dump('lexledger.account_id_seq', '');
+COMMENT ON SEQUENCE lexledger.account_id_seq IS 'Numbers lexledger.account (its identity column).';
 SELECT pg_catalog.pg_extension_config_dump('lexledger.account_balance', '');
 SELECT pg_catalog.pg_extension_config_dump('lexledger.transfer', '');
 SELECT pg_catalog.pg_extension_config_dump('lexledger.pending_transfer', '');

@@ -21,6 +21,12 @@ SELECT pg_catalog.pg_extension_config_dump('lexledger.verify_run_id_seq', '');
 CREATE INDEX verify_run_started_idx ON lexledger.verify_run (started_at);
 COMMENT ON TABLE lexledger.verify_run IS
   'History of lexledger.record_verify() runs (the nightly pg_cron job): problems = 0 means the ledger was proven healthy.';
+COMMENT ON COLUMN lexledger.verify_run.id IS 'Run number.';
+COMMENT ON COLUMN lexledger.verify_run.started_at IS 'When verify() started.';
+COMMENT ON COLUMN lexledger.verify_run.finished_at IS 'When it finished, or failed.';
+COMMENT ON COLUMN lexledger.verify_run.problems IS 'How many problems verify() found (0: healthy); null if it did not finish.';
+COMMENT ON COLUMN lexledger.verify_run.report IS 'The problems verify() returned, as a JSON array of its rows.';
+COMMENT ON SEQUENCE lexledger.verify_run_id_seq IS 'Numbers lexledger.verify_run (its identity column).';
 COMMENT ON COLUMN lexledger.verify_run.error IS
   'Why verify() did not finish (SQLSTATE and message), for example a lock or statement timeout; problems and report are then null.';
 

@@ -13,3 +13,6 @@ CREATE TABLE lexledger.error_code (
 );
 COMMENT ON TABLE lexledger.error_code IS
   'Every stable error code lexledger raises, with its SQLSTATE (an error message starts with its code and a colon), and the codes that are only ever a per-request result of transfer_batch (sqlstate null).';
+COMMENT ON COLUMN lexledger.error_code.code IS 'The stable snake_case code that starts the error message, or a transfer_batch result.';
+COMMENT ON COLUMN lexledger.error_code.sqlstate IS 'The SQLSTATE raised with it; null for a code that is only ever a transfer_batch result.';
+COMMENT ON COLUMN lexledger.error_code.description IS 'What the code means.';
