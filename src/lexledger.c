@@ -31,11 +31,18 @@ _PG_init(void)
 							&lexledger_balance_slots, 16, 1, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 
+	/*
+	 * The workers read it once, at start.  PostgreSQL ends the session
+	 * (FATAL) that defines a PGC_POSTMASTER setting after startup, so a
+	 * library loaded late, where there are no workers, defines it as one a
+	 * reload may change, which then changes nothing.
+	 */
 	DefineCustomStringVariable("lexledger.database_name",
 							   "Database in which lexledger's background workers run.",
 							   "The extension must be installed there.",
 							   &lexledger_database_name, "postgres",
-							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomIntVariable("lexledger.expiry_naptime",
 							"How often the expiry worker looks for holds past their timeout.",
 							NULL, &lexledger_expiry_naptime, 1000, 10, 3600 * 1000,
