@@ -369,17 +369,56 @@ lexledger_release(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
+/* A balance row: one slot of one account. */
+typedef struct BalanceRowKey
+{
+	int64		account_id;
+	int16		slot;
+} BalanceRowKey;
+
+static int
+cmp_balance_row_key(const void *a, const void *b)
+{
+	const BalanceRowKey *x = a,
+			   *y = b;
+
+	if (x->account_id != y->account_id)
+		return x->account_id < y->account_id ? -1 : 1;
+	return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+/*
+ * The balance row of "account_id" that this backend writes; false if no
+ * such account is cached (ledger_account_prefetch has been given it).
+ */
+static bool
+balance_row_of(int64 account_id, BalanceRowKey *key)
+{
+	LedgerAccount account;
+
+	if (!ledger_account_prefetched(account_id, &account))
+		return false;
+	key->account_id = account.id;
+	key->slot = (int16) ledger_account_slot(&account);
+	return true;
+}
+
 /*
  * Locks, in (account, slot) order, the balance rows that expiring the "n"
  * holds of "due" (transfer_id, debit_account_id, credit_account_id) will
- * write: the holds are expired one after another, and taking their rows in
- * hold order could deadlock with a batch.
+ * write, skipping any that another transaction holds; returns the rows
+ * locked, in key order, and their number in *nlocked.  All rows first,
+ * because taking them hold by hold could deadlock with a batch; skipping
+ * busy ones, because a transaction that keeps one account's row for long
+ * must not stop every other hold from expiring, nor make the expiry keep
+ * rows that others then wait for.
  */
-static void
-lock_rows_of_holds(SPITupleTable *due, uint64 n)
+static BalanceRowKey *
+lock_free_rows_of_holds(SPITupleTable *due, uint64 n, int *nlocked)
 {
 	int64	   *accounts = palloc(sizeof(int64) * 2 * n);
 	int16	   *slots = palloc(sizeof(int16) * 2 * n);
+	BalanceRowKey *locked;
 	int			m = 0;
 
 	for (uint64 i = 0; i < n; i++)
@@ -393,22 +432,78 @@ lock_rows_of_holds(SPITupleTable *due, uint64 n)
 	ledger_account_prefetch(accounts, 2 * n);
 	for (uint64 i = 0; i < 2 * n; i++)
 	{
-		LedgerAccount account;
+		BalanceRowKey key;
 
-		if (ledger_account_prefetched(accounts[i], &account))
+		if (balance_row_of(accounts[i], &key))
 		{
-			accounts[m] = account.id;
-			slots[m] = ledger_account_slot(&account);
+			accounts[m] = key.account_id;
+			slots[m] = key.slot;
 			m++;
 		}
 	}
+	*nlocked = 0;
+	locked = palloc(sizeof(BalanceRowKey) * Max(m, 1));
 	if (m > 0)
 	{
-		ledger_lock_balance_rows(accounts, slots, m);
+		ledger_lock_balance_rows(accounts, slots, m, true);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+
+			locked[r].account_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+															   SPI_tuptable->tupdesc, 1, &isnull));
+			locked[r].slot = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[r],
+														 SPI_tuptable->tupdesc, 7, &isnull));
+		}
+		*nlocked = (int) SPI_processed;
 		SPI_freetuptable(SPI_tuptable);
 	}
 	pfree(accounts);
 	pfree(slots);
+	return locked;
+}
+
+/*
+ * Whether the balance rows of hold "i" of "due" are among the "nlocked"
+ * rows locked.  An account that does not exist counts as locked: resolving
+ * the hold then reports the damage (ledger_corrupted).
+ */
+static bool
+hold_rows_locked(SPITupleTable *due, uint64 i, const BalanceRowKey *locked, int nlocked)
+{
+	for (int col = 2; col <= 3; col++)
+	{
+		bool		isnull;
+		BalanceRowKey key;
+
+		if (balance_row_of(DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc, col, &isnull)),
+						   &key) &&
+			bsearch(&key, locked, nlocked, sizeof(BalanceRowKey), cmp_balance_row_key) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Expires one hold, in an SPI connection of its own. */
+static void
+expire_hold(const pg_uuid_t *pending_id)
+{
+	TransferRow t = {0};
+
+	t.pending_id = *pending_id;
+	ledger_new_id(&t.id);
+	t.pending_id_isnull = false;
+	t.kind = TK_EXPIRE_PENDING;
+	t.reference_isnull = true;
+	t.timeout_isnull = true;
+
+	/*
+	 * What resolving it allocates, query results included, is freed before
+	 * the next, so memory stays flat however many holds are due.
+	 */
+	ledger_spi_connect();
+	resolve_hold(NULL, NULL, &t, NULL, NULL);
+	SPI_finish();
 }
 
 PG_FUNCTION_INFO_V1(lexledger_expire_holds);
@@ -417,7 +512,9 @@ PG_FUNCTION_INFO_V1(lexledger_expire_holds);
  * lexledger.expire_holds(max_holds) RETURNS integer
  *		Voids up to max_holds holds whose timeout has passed, oldest first,
  *		and returns how many.  Holds being captured or released right now
- *		are skipped (SKIP LOCKED): whichever commits first wins.  Each
+ *		are skipped (SKIP LOCKED): whichever commits first wins.  So are
+ *		holds whose balance rows another transaction holds: the next call
+ *		tries them again, and meanwhile later holds expire.  Each
  *		expiry is a transfer of kind expire_pending under a new id of the
  *		server's: an id that clients could compute could be taken by a
  *		transfer of theirs first, and the hold would never expire.  Deleting
@@ -428,51 +525,74 @@ Datum
 lexledger_expire_holds(PG_FUNCTION_ARGS)
 {
 	int32		max_holds = PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0);
-	Datum		arg;
-	int			ret;
-	SPITupleTable *due;
-	uint64		n;
+	int32		expired = 0;
+	int			nskipped = 0;
+	Datum	   *skipped;
 
 	if (max_holds <= 0)
 		PG_RETURN_INT32(0);
 	ledger_spi_connect();
+	skipped = palloc(sizeof(Datum) * max_holds);
 	ledger_prepare(&due_holds_plan,
 				   "SELECT transfer_id, debit_account_id, credit_account_id"
 				   "  FROM lexledger.pending_transfer"
-				   " WHERE expires_at <= clock_timestamp()"
+				   " WHERE expires_at <= clock_timestamp() AND transfer_id <> ALL ($2)"
 				   " ORDER BY expires_at LIMIT $1"
 				   "   FOR UPDATE SKIP LOCKED",
-				   1, (Oid[]) {INT4OID});
-	arg = Int32GetDatum(max_holds);
-	ret = SPI_execute_plan(due_holds_plan, &arg, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "lexledger: due holds lookup failed: %s", SPI_result_code_string(ret));
+				   2, (Oid[]) {INT4OID, UUIDARRAYOID});
 
-	/* resolve_hold runs more queries, which replace SPI_tuptable */
-	due = SPI_tuptable;
-	n = SPI_processed;
-	lock_rows_of_holds(due, n);
-	for (uint64 i = 0; i < n; i++)
+	/*
+	 * Holds whose balance rows are busy are skipped, and the next due ones
+	 * taken in their place, until max_holds have expired or max_holds have
+	 * been skipped: they are tried again in the next call.
+	 */
+	while (expired < max_holds && nskipped < max_holds)
 	{
-		TransferRow t = {0};
-		bool		isnull;
+		Datum		args[2];
+		int			ret;
+		SPITupleTable *due;
+		uint64		n;
+		BalanceRowKey *locked;
+		int			nlocked;
 
-		t.pending_id = *DatumGetUUIDP(SPI_getbinval(due->vals[i], due->tupdesc, 1, &isnull));
-		ledger_new_id(&t.id);
-		t.pending_id_isnull = false;
-		t.kind = TK_EXPIRE_PENDING;
-		t.reference_isnull = true;
-		t.timeout_isnull = true;
+		args[0] = Int32GetDatum(max_holds - expired);
+		args[1] = PointerGetDatum(construct_array(skipped, nskipped, UUIDOID, UUID_LEN,
+												  false, TYPALIGN_CHAR));
+		ret = SPI_execute_plan(due_holds_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "lexledger: due holds lookup failed: %s", SPI_result_code_string(ret));
+		if (SPI_processed == 0)
+			break;
 
-		/*
-		 * A connection of its own per hold: what resolving it allocates,
-		 * query results included, is freed before the next, so memory
-		 * stays flat however many holds are due.
-		 */
-		ledger_spi_connect();
-		resolve_hold(NULL, NULL, &t, NULL, NULL);
-		SPI_finish();
+		/* expire_hold runs more queries, which replace SPI_tuptable */
+		due = SPI_tuptable;
+		n = SPI_processed;
+		locked = lock_free_rows_of_holds(due, n, &nlocked);
+		for (uint64 i = 0; i < n; i++)
+		{
+			bool		isnull;
+			pg_uuid_t  *pending_id = DatumGetUUIDP(SPI_getbinval(due->vals[i], due->tupdesc, 1, &isnull));
+
+			if (hold_rows_locked(due, i, locked, nlocked))
+			{
+				expire_hold(pending_id);
+				expired++;
+			}
+			else if (nskipped < max_holds)
+			{
+				pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+				*copy = *pending_id;
+				skipped[nskipped++] = UUIDPGetDatum(copy);
+			}
+		}
+		pfree(locked);
+		pfree(DatumGetPointer(args[1]));
+		SPI_freetuptable(due);
 	}
+	if (nskipped > 0)
+		elog(DEBUG1, "lexledger: expire_holds skipped %d due holds whose balance rows other transactions hold",
+			 nskipped);
 	SPI_finish();
-	PG_RETURN_INT32((int32) n);
+	PG_RETURN_INT32(expired);
 }

@@ -558,16 +558,20 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 /*
  * Locks the balance rows (account_ids[i], slots[i]) in (account, slot)
  * order, the order of every posting path, and leaves them in SPI_tuptable
- * in that order: account_id, the four counters, closed.  Pairs may repeat.
- * Callers that post to many accounts (a batch on its careful path,
- * expire_holds) take all their rows first, so that they cannot deadlock
- * with each other or with single transfers.  Rows that do not exist are
- * not returned; the caller decides whether that is an error.
+ * in that order: account_id, the four counters, closed, slot.  Pairs may
+ * repeat.  Callers that post to many accounts (a batch on its careful
+ * path, expire_holds) take all their rows first, so that they cannot
+ * deadlock with each other or with single transfers.  Rows that do not
+ * exist are not returned; the caller decides whether that is an error.
+ * With "skip_locked", rows that another transaction holds are not waited
+ * for and not returned either.
  */
 void
-ledger_lock_balance_rows(const int64 *account_ids, const int16 *slots, int n)
+ledger_lock_balance_rows(const int64 *account_ids, const int16 *slots, int n,
+						 bool skip_locked)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr wait_plan = NULL;
+	static SPIPlanPtr skip_plan = NULL;
 	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *slot_datums = palloc(sizeof(Datum) * Max(n, 1));
 	Datum		args[2];
@@ -580,16 +584,22 @@ ledger_lock_balance_rows(const int64 *account_ids, const int16 *slots, int n)
 	}
 	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	args[1] = PointerGetDatum(construct_array(slot_datums, n, INT2OID, 2, true, TYPALIGN_SHORT));
-	ledger_prepare(&plan,
-				   "SELECT b.account_id, b.debits_pending, b.debits_posted, b.credits_pending,"
-				   "       b.credits_posted, b.closed"
-				   "  FROM (SELECT DISTINCT * FROM unnest($1, $2)) AS d(account_id, slot)"
-				   "  JOIN lexledger.account_balance b"
-				   "    ON b.account_id = d.account_id AND b.slot = d.slot"
-				   " ORDER BY b.account_id, b.slot"
-				   "   FOR NO KEY UPDATE OF b",
-				   2, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID});
-	ret = SPI_execute_plan(plan, args, NULL, false, 0);
+#define LOCK_BALANCE_ROWS_SQL(wait_policy) \
+	"SELECT b.account_id, b.debits_pending, b.debits_posted, b.credits_pending," \
+	"       b.credits_posted, b.closed, b.slot" \
+	"  FROM (SELECT DISTINCT * FROM unnest($1, $2)) AS d(account_id, slot)" \
+	"  JOIN lexledger.account_balance b" \
+	"    ON b.account_id = d.account_id AND b.slot = d.slot" \
+	" ORDER BY b.account_id, b.slot" \
+	"   FOR NO KEY UPDATE OF b" wait_policy
+
+	if (skip_locked)
+		ledger_prepare(&skip_plan, LOCK_BALANCE_ROWS_SQL(" SKIP LOCKED"),
+					   2, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID});
+	else
+		ledger_prepare(&wait_plan, LOCK_BALANCE_ROWS_SQL(""),
+					   2, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID});
+	ret = SPI_execute_plan(skip_locked ? skip_plan : wait_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "lexledger: balance lock failed: %s", SPI_result_code_string(ret));
 	pfree(ids);

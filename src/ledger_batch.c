@@ -512,7 +512,7 @@ lock_rows(Batch *b)
 		ids[i] = rows[i].account_id;
 		slots[i] = rows[i].slot;
 	}
-	ledger_lock_balance_rows(ids, slots, m);
+	ledger_lock_balance_rows(ids, slots, m, false);
 	require_balance_rows(m);
 	for (int k = 0; k < b->naccounts; k++)
 		b->accounts[k].closed = false;
