@@ -86,11 +86,19 @@ is($node->safe_psql('postgres', q{SELECT job || ' ' || schedule FROM lexledger.s
 $node->safe_psql('postgres', q{SELECT lexledger.schedule_maintenance('* * * * *')});
 is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job WHERE jobname = 'lexledger-verify'}),
 	'1', 'registering twice keeps one job');
+# lexledger in a database without pg_cron: scheduled from pg_cron's, as
+# operations.md shows
+$node->safe_psql('postgres', 'CREATE DATABASE ledgerdb');
+$node->safe_psql('ledgerdb', 'CREATE EXTENSION lexledger');
+$node->safe_psql('postgres', q{
+	SELECT cron.schedule_in_database('ledgerdb-verify', '* * * * *', 'SELECT lexledger.record_verify()', 'ledgerdb')});
 $node->safe_psql('postgres', "SET statement_timeout = 0");
 ok($node->poll_query_until('postgres', 'SELECT count(*) > 0 FROM lexledger.verify_run'),
 	'pg_cron ran lexledger.record_verify()');
 is($node->safe_psql('postgres', 'SELECT problems FROM lexledger.verify_run ORDER BY id LIMIT 1'),
 	'0', 'the recorded run found no problem');
+ok($node->poll_query_until('ledgerdb', 'SELECT count(*) > 0 FROM lexledger.verify_run'),
+	'pg_cron ran record_verify() in another database (cron.schedule_in_database)');
 
 $node->stop;
 done_testing();
