@@ -133,5 +133,37 @@ SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000
 SELECT code, sqlstate FROM lexledger.error_code WHERE code = 'ledger_corrupted';
 ROLLBACK;
 
+-- verify() checks each resolution against its hold (superuser tampering,
+-- rolled back): an expiry that says it released more than the hold
+-- changes no counter's sum, yet is reported; a capture of more than its
+-- hold is reported as such, besides the counters it no longer matches
+BEGIN;
+UPDATE lexledger.transfer SET amount = amount OPERATOR(lexledger.*) 1000 WHERE kind = 'expire_pending';
+SELECT problem, detail LIKE 'expire_pending %' AS about_the_expiry FROM lexledger.verify();
+ROLLBACK;
+BEGIN;
+UPDATE lexledger.transfer SET amount = pending_amount OPERATOR(lexledger.+) '0.01 KES'::lexledger.amount WHERE kind = 'post_pending';
+SELECT problem, split_part(detail, ' ', 1) AS kind FROM lexledger.verify() ORDER BY 2;
+ROLLBACK;
+
+-- a hold's expiry is its timeout added in UTC: it does not depend on the
+-- TimeZone of the session that placed it, nor on the reader's.  Across the
+-- end of daylight saving time in Berlin, one day is 25 hours there.
+SET TimeZone = 'Europe/Berlin';
+SELECT lexledger.hold_expiry('2026-10-24 12:00:00+00', '1 day') AS utc_day,
+       '2026-10-24 12:00:00+00'::timestamptz + interval '1 day' AS berlin_day;
+BEGIN;
+SELECT timeout FROM lexledger.hold('10000000-0000-0000-0000-00000000004a', :punter, :escrow, '1.00 KES', timeout => '7 months 3 days');
+SELECT result FROM lexledger.transfer_batch(ARRAY[ROW('10000000-0000-0000-0000-00000000004b', :punter, :escrow, '1.00 KES', 0, NULL, true, '7 months 3 days', false)]::lexledger.transfer_request[]);
+SELECT h.id, p.expires_at = ((h.created_at AT TIME ZONE 'UTC') + interval '7 months 3 days') AT TIME ZONE 'UTC' AS utc_expiry
+  FROM lexledger.pending_transfer p JOIN lexledger.hold h ON h.id = p.transfer_id
+ WHERE h.id IN ('10000000-0000-0000-0000-00000000004a', '10000000-0000-0000-0000-00000000004b') ORDER BY h.id;
+CREATE TEMP TABLE seen_in_berlin AS SELECT id, expires_at FROM lexledger.hold WHERE id = '10000000-0000-0000-0000-00000000004a';
+SET LOCAL TimeZone = 'America/New_York';
+SELECT h.expires_at = b.expires_at AS same_instant_for_every_reader
+  FROM lexledger.hold h JOIN seen_in_berlin b USING (id);
+ROLLBACK;
+RESET TimeZone;
+
 -- ... also across holds, captures, releases and expiries
 \i test/sql/as_of_agrees.sql

@@ -305,6 +305,11 @@ SELECT count(*) > 500 AS many_rows, count(DISTINCT p.page) > 5 AS many_pages,
                            OR p.balance OPERATOR(lexledger.<>) f.balance) AS differences
   FROM lexledger.statement(:house, '-infinity', 'infinity') f
   FULL JOIN paged p USING (transfer_id);
+-- a null bound leaves that side open; the earliest timestamptz is a valid
+-- start (the opening balance before it is zero)
+SELECT (SELECT count(*) FROM lexledger.statement(:house, NULL, NULL)) AS null_bounds,
+       (SELECT count(*) FROM lexledger.statement(:house, '-infinity', 'infinity')) AS infinite_bounds,
+       (SELECT count(*) FROM lexledger.statement(:house, '4714-11-24 00:00:00+00 BC', NULL)) AS from_earliest;
 
 -- History is append-only --------------------------------------------------
 CREATE ROLE lexledger_test_clerk;

@@ -54,7 +54,7 @@ SELECT status, count(*) FROM lexledger.hold GROUP BY status ORDER BY status;
 SELECT count(*) AS problems FROM lexledger.verify();
 RESET search_path;
 
--- every SQL and PL/pgSQL function pins its search_path, except two that the
+-- every SQL and PL/pgSQL function pins its search_path, except three that the
 -- planner must be able to inline, whose bodies qualify every operator
 SELECT p.proname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'lexledger'::regnamespace AND l.lanname IN ('sql', 'plpgsql')

@@ -49,8 +49,8 @@ typedef struct Hold
  * Why "timeout" cannot be a hold's timeout, or NULL when it can.  Interval
  * comparison counts a month as 30 days, so '1 mon -30 days 1 sec' compares
  * as positive yet puts created_at + timeout before created_at in February:
- * every part must be zero or more.  The cap keeps created_at + timeout
- * inside timestamptz's range whatever the parts.
+ * every part must be zero or more.  The cap keeps the expiry
+ * (lexledger.hold_expiry) inside timestamptz's range whatever the parts.
  */
 const char *
 escrow_timeout_problem(Datum timeout)
@@ -94,7 +94,7 @@ escrow_record_hold(const TransferRow *t, HeapTuple tuple, TupleDesc tupdesc)
 	ledger_prepare(&record_hold_plan,
 				   "INSERT INTO lexledger.pending_transfer"
 				   " (transfer_id, debit_account_id, credit_account_id, amount, expires_at)"
-				   " VALUES ($1, $2, $3, $4, $5 + $6)",
+				   " VALUES ($1, $2, $3, $4, lexledger.hold_expiry($5, $6))",
 				   6, (Oid[]) {UUIDOID, INT8OID, INT8OID, InvalidOid, TIMESTAMPTZOID, INTERVALOID});
 	values[0] = UUIDPGetDatum(&t->id);
 	values[1] = Int64GetDatum(t->debit_account_id);

@@ -715,7 +715,7 @@ is_new_posting(const BatchItem *item)
 	" holds AS (" \
 	"  INSERT INTO lexledger.pending_transfer" \
 	"    (transfer_id, debit_account_id, credit_account_id, amount, expires_at)" \
-	"  SELECT id, debit_account_id, credit_account_id, amount, created_at + timeout" \
+	"  SELECT id, debit_account_id, credit_account_id, amount, lexledger.hold_expiry(created_at, timeout)" \
 	"    FROM ins WHERE kind = 'pending')" \
 	" SELECT id, created_at FROM ins"
 

@@ -49,7 +49,7 @@ CREATE VIEW lexledger.hold AS
                       WHEN 'void_pending' THEN 'voided'
                       WHEN 'expire_pending' THEN 'expired'
                       ELSE 'pending' END)::lexledger.pending_status AS status,
-         t.created_at, t.created_at + t.timeout AS expires_at,
+         t.created_at, lexledger.hold_expiry(t.created_at, t.timeout) AS expires_at,
          r.id AS resolved_by, r.created_at AS resolved_at,
          CASE WHEN r.kind = 'post_pending' THEN r.amount END AS captured,
          t.code, t.reference

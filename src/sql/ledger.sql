@@ -187,6 +187,19 @@ CREATE TYPE lexledger.pending_status AS ENUM ('pending', 'posted', 'voided', 'ex
 COMMENT ON TYPE lexledger.pending_status IS
   'What became of a hold: still pending, captured (posted), released (voided) or expired.';
 
+-- When a hold placed at created_at with this timeout expires.  Adding days
+-- and months to a timestamptz follows the session's time zone (a day
+-- across a daylight-saving change is 23 or 25 hours), so the hold's
+-- expiry would depend on who placed it and, in lexledger.hold, on who
+-- reads it: it is computed in UTC, always.  Operators and functions are
+-- qualified because this function is inlined into the caller's query.
+CREATE FUNCTION lexledger.hold_expiry(created_at timestamptz, timeout interval)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT pg_catalog.timezone('UTC', pg_catalog.timezone('UTC', created_at) OPERATOR(pg_catalog.+) timeout)
+$$;
+COMMENT ON FUNCTION lexledger.hold_expiry(timestamptz, interval) IS
+  'When a hold placed at created_at with this timeout expires: the timeout is added in UTC, whatever the session''s TimeZone.';
+
 CREATE TABLE lexledger.pending_transfer (
   transfer_id       uuid NOT NULL,
   debit_account_id  bigint NOT NULL,
@@ -203,7 +216,7 @@ COMMENT ON COLUMN lexledger.pending_transfer.transfer_id IS 'The hold''s id in l
 COMMENT ON COLUMN lexledger.pending_transfer.debit_account_id IS 'The hold''s debit account (a copy of the history''s).';
 COMMENT ON COLUMN lexledger.pending_transfer.credit_account_id IS 'The hold''s credit account (a copy of the history''s).';
 COMMENT ON COLUMN lexledger.pending_transfer.amount IS 'The amount held.';
-COMMENT ON COLUMN lexledger.pending_transfer.expires_at IS 'When the expiry worker releases it (created_at + timeout); null: never.';
+COMMENT ON COLUMN lexledger.pending_transfer.expires_at IS 'When the expiry worker releases it (hold_expiry(created_at, timeout): the timeout added in UTC); null: never.';
 
 -- The input of lexledger.transfer_batch().
 CREATE TYPE lexledger.transfer_request AS (
@@ -547,6 +560,9 @@ BEGIN
     RAISE EXCEPTION 'invalid_max_rows: max_rows must be at least 1, or null for every row'
       USING ERRCODE = '2201W', DETAIL = format('max_rows = %s', max_rows);
   END IF;
+  -- a null bound leaves that side open, as in a range
+  from_time := coalesce(from_time, '-infinity');
+  to_time := coalesce(to_time, 'infinity');
   IF after_transfer_id IS NOT NULL THEN
     SELECT e.created_at INTO cursor_time FROM lexledger.transfer_effect e
      WHERE e.transfer_id = after_transfer_id AND e.account_id = statement.account_id;
@@ -559,9 +575,12 @@ BEGIN
     END IF;
   END IF;
   IF cursor_time IS NULL THEN
-    -- created_at < from_time: timestamps have microsecond resolution
+    -- created_at < from_time: timestamps have microsecond resolution (and
+    -- before the earliest timestamptz there is nothing)
     SELECT c.credits_posted - c.debits_posted INTO opening
-      FROM lexledger.counters_as_of(statement.account_id, from_time - interval '1 microsecond') c;
+      FROM lexledger.counters_as_of(statement.account_id,
+             CASE WHEN from_time <= '4714-11-24 00:00:00+00 BC' THEN '-infinity'
+                  ELSE from_time - interval '1 microsecond' END) c;
   ELSE
     SELECT c.credits_posted - c.debits_posted
            + (SELECT coalesce(sum(e.credits_posted - e.debits_posted), 0)
@@ -688,6 +707,35 @@ AS $$
     LEFT JOIN lexledger.pending_transfer p ON p.transfer_id = t.id
     LEFT JOIN lexledger.transfer r ON r.pending_id = t.id
    WHERE t.kind = 'pending' AND (p.transfer_id IS NULL) = (r.id IS NULL)
+  UNION ALL
+  -- 8. A resolution resolves a hold, between the hold's accounts, of the
+  --    hold's whole amount (pending_amount), and moves at most that much
+  --    (a capture) or exactly that much back (a release or an expiry).
+  --    Compared in minor units and codes: a damaged row in another
+  --    currency must be reported, not raise currency_mismatch.
+  SELECT 'resolution_inconsistent', r.debit_account_id, lexledger.currency(r.amount),
+         format('%s %s of hold %s: %s', r.kind, r.id, r.pending_id,
+                CASE WHEN h.id IS NULL THEN 'no such hold'
+                     WHEN (r.debit_account_id, r.credit_account_id)
+                          IS DISTINCT FROM (h.debit_account_id, h.credit_account_id)
+                       THEN format('accounts %s -> %s, the hold''s %s -> %s', r.debit_account_id,
+                                   r.credit_account_id, h.debit_account_id, h.credit_account_id)
+                     WHEN lexledger.currency(r.pending_amount) <> lexledger.currency(h.amount)
+                          OR lexledger.minor_units(r.pending_amount) <> lexledger.minor_units(h.amount)
+                       THEN format('pending_amount %s, the hold''s amount %s', r.pending_amount, h.amount)
+                     ELSE format('amount %s of pending_amount %s', r.amount, r.pending_amount) END)
+    FROM lexledger.transfer r
+    LEFT JOIN lexledger.transfer h ON h.id = r.pending_id AND h.kind = 'pending'
+   WHERE r.pending_id IS NOT NULL
+     AND (h.id IS NULL
+          OR (r.debit_account_id, r.credit_account_id)
+             IS DISTINCT FROM (h.debit_account_id, h.credit_account_id)
+          OR lexledger.currency(r.pending_amount) <> lexledger.currency(h.amount)
+          OR lexledger.minor_units(r.pending_amount) <> lexledger.minor_units(h.amount)
+          OR lexledger.currency(r.amount) <> lexledger.currency(r.pending_amount)
+          OR CASE WHEN r.kind = 'post_pending'
+                  THEN lexledger.minor_units(r.amount) > lexledger.minor_units(r.pending_amount)
+                  ELSE lexledger.minor_units(r.amount) <> lexledger.minor_units(r.pending_amount) END)
   UNION ALL
   SELECT 'pending_row_without_hold', p.debit_account_id, lexledger.currency(p.amount),
          format('pending_transfer %s names no hold', p.transfer_id)
