@@ -113,6 +113,8 @@ SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000
 SELECT kind FROM lexledger.transfer(md5('lexledger expiry of 10000000-0000-0000-0000-000000000040')::uuid, :house, :escrow, '0.01 KES');
 SELECT lexledger.expire_holds();
 SELECT lexledger.expire_holds();
+-- the largest max_holds allocates nothing in proportion to it
+SELECT lexledger.expire_holds(2147483647) AS with_the_largest_max;
 SELECT h.id, h.status, r.kind, substr(r.id::text, 15, 1) AS id_version, r.amount, r.created_at >= h.expires_at AS after_timeout
   FROM lexledger.hold h LEFT JOIN lexledger.transfer r ON r.id = h.resolved_by
  WHERE h.id IN ('10000000-0000-0000-0000-000000000040', '10000000-0000-0000-0000-000000000041') ORDER BY h.id;

@@ -527,12 +527,13 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 	int32		max_holds = PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0);
 	int32		expired = 0;
 	int			nskipped = 0;
+	int			skipped_size = 64;
 	Datum	   *skipped;
 
 	if (max_holds <= 0)
 		PG_RETURN_INT32(0);
 	ledger_spi_connect();
-	skipped = palloc(sizeof(Datum) * max_holds);
+	skipped = palloc(sizeof(Datum) * skipped_size);
 	ledger_prepare(&due_holds_plan,
 				   "SELECT transfer_id, debit_account_id, credit_account_id"
 				   "  FROM lexledger.pending_transfer"
@@ -583,6 +584,11 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 				pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
 
 				*copy = *pending_id;
+				if (nskipped == skipped_size)
+				{
+					skipped_size *= 2;
+					skipped = repalloc(skipped, sizeof(Datum) * skipped_size);
+				}
 				skipped[nskipped++] = UUIDPGetDatum(copy);
 			}
 		}
