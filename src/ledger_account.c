@@ -57,6 +57,11 @@ account_cache_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+			/*
+			 * A prepared transaction may still be rolled back, from any
+			 * session: what it cached may be accounts that never exist.
+			 */
+		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			if (cache_grew_in != InvalidSubTransactionId)
@@ -64,7 +69,6 @@ account_cache_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PREPARE:
 			cache_grew_in = InvalidSubTransactionId;
 			break;
 		default:

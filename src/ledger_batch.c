@@ -14,7 +14,8 @@
  *	   failed chain in memory, so no subtransaction per chain): on the fast
  *	   path assuming every account open and funded, on the careful path
  *	   against the counters locked in step 6;
- *	5. insert the transfers that passed, and their holds (one statement);
+ *	5. insert the transfers that passed, and their holds (one statement,
+ *	   in id order);
  *	6. (careful path only) lock every balance row the batch may touch, in
  *	   (account, slot) order, and play the requests again on the locked
  *	   counters;
@@ -33,16 +34,21 @@
  * and the careful path decides again: step 2, lock, play, insert, update.
  * Either way every acceptance stands on locked rows, and every posting path
  * takes balance rows in (account, slot) order, so none deadlocks with
- * another.  A request that fails gets its error code as result and changes
- * nothing; the others still post.
+ * another.  Ids are claimed in order too: the fast path inserts its ids,
+ * sorted, before it takes any row, like a single transfer; the careful
+ * path, which holds rows when it inserts, does not wait for an id in
+ * flight (concurrent_duplicate).  A request that fails gets its error code
+ * as result and changes nothing; the others still post.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -699,7 +705,10 @@ is_new_posting(const BatchItem *item)
  * posted is a unique violation, which sends the batch down the careful
  * path, and saves ON CONFLICT's second descent of the id index per row.
  * The careful path has looked the ids up (step 2) and skips any that a
- * concurrent transaction posted since.
+ * concurrent transaction posted since.  Both insert in id order: a call
+ * that meets an id another call is inserting waits for that call, and two
+ * calls that took their shared ids in opposite orders would wait for each
+ * other.
  */
 #define INSERT_TRANSFERS_SQL(on_conflict) \
 	"WITH ins AS (" \
@@ -710,6 +719,7 @@ is_new_posting(const BatchItem *item)
 	"         r.code, r.reference, r.timeout" \
 	"    FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9)" \
 	"         AS r(id, debit, credit, units, currency, code, reference, pending, timeout)" \
+	"   ORDER BY r.id" \
 	on_conflict \
 	"  RETURNING id, debit_account_id, credit_account_id, amount, kind, timeout, created_at)," \
 	" holds AS (" \
@@ -826,6 +836,63 @@ insert_transfers(Batch *b, bool fast)
 			item->created_at_isnull = b->items[item->duplicate_of].created_at_isnull;
 		}
 	}
+	return n;
+}
+
+/*
+ * Step 5 on the careful path, which holds balance rows by now.  Every other
+ * posting inserts its ids before it takes balance rows, so waiting here for
+ * an id that another call is inserting could close a cycle: that call may
+ * be waiting for one of our rows.  So the insert does not wait (a lock
+ * timeout of 1 ms covers its uniqueness checks, the only waits left once
+ * the tables are locked): an id that a concurrent transaction is posting
+ * fails the batch with concurrent_duplicate, as one that it posted since
+ * step 2 does, and the retry answers 'exists' or posts.
+ */
+static int
+insert_transfers_without_waiting(Batch *b)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Oid			nsp = get_namespace_oid("lexledger", false);
+	int			nestlevel;
+	int			n = 0;
+
+	/* the tables' own locks may be waited for, as every posting does */
+	LockRelationOid(get_relname_relid("transfer", nsp), RowExclusiveLock);
+	LockRelationOid(get_relname_relid("pending_transfer", nsp), RowExclusiveLock);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	PG_TRY();
+	{
+		n = insert_transfers(b, false);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("concurrent_duplicate: a transfer id of the batch is being posted by a concurrent transaction"),
+				 errhint("Retry the batch: transfers already posted are reported as 'exists'.")));
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(true, nestlevel);
+	ReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
 	return n;
 }
 
@@ -1151,7 +1218,7 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 		save_initial_results(&b);
 		lock_rows(&b);
 		play_requests(&b);
-		if (insert_transfers(&b, false) > 0)
+		if (insert_transfers_without_waiting(&b) > 0)
 			update_counters(&b, false);
 	}
 	emit_results(&b, rsinfo);
