@@ -208,7 +208,9 @@ ledger_account_prefetched(int64 id, LedgerAccount *out)
 	LedgerAccount *entry;
 	bool		found;
 
-	Assert(account_cache != NULL);
+	/* thrown away since (a subtransaction that grew it aborted): load again */
+	if (account_cache == NULL || cache_stale)
+		return ledger_account_lookup(id, out);
 	entry = hash_search(account_cache, &id, HASH_FIND, &found);
 	if (found)
 		*out = *entry;
