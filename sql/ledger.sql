@@ -363,3 +363,20 @@ SELECT pg_temp.err($$SELECT * FROM lexledger.balance($$ || :big || $$)$$);
 ROLLBACK;
 SELECT problems FROM lexledger.record_verify();
 SELECT code, sqlstate FROM lexledger.error_code WHERE sqlstate LIKE 'LX1%' ORDER BY sqlstate, code;
+
+-- A batch's transfers are timestamped in request order, one microsecond
+-- apart at least, though they are inserted in id order: a wallet funded
+-- and then spent in one batch, the spend's id sorting first, never shows a
+-- negative balance in its statement or as of any instant.
+SELECT id AS fresh FROM lexledger.open_account('USD', name => 'order:fresh', debits_must_not_exceed_credits => true) \gset
+SELECT ordinal, result FROM lexledger.transfer_batch(ARRAY[
+  ROW('ffffffff-0000-7000-8000-000000000001', :house, :fresh, '10.00 USD', 0, NULL, false, NULL, false),
+  ROW('00000000-0000-7000-8000-0000000000f1', :fresh, :house, '10.00 USD', 0, NULL, false, NULL, false),
+  ROW('80000000-0000-7000-8000-000000000001', :house, :fresh, '1.00 USD', 0, NULL, false, NULL, false)
+]::lexledger.transfer_request[]);
+SELECT transfer_id, debit, credit, balance,
+       created_at > lag(created_at) OVER (ORDER BY created_at, transfer_id) AS after_previous
+  FROM lexledger.statement(:fresh, NULL, NULL);
+SELECT s.transfer_id, b.posted_balance
+  FROM lexledger.statement(:fresh, NULL, NULL) s, lexledger.balance(:fresh, s.created_at) b
+ ORDER BY s.created_at;

@@ -34,21 +34,20 @@
  * and the careful path decides again: step 2, lock, play, insert, update.
  * Either way every acceptance stands on locked rows, and every posting path
  * takes balance rows in (account, slot) order, so none deadlocks with
- * another.  Ids are claimed in order too: the fast path inserts its ids,
- * sorted, before it takes any row, like a single transfer; the careful
- * path, which holds rows when it inserts, does not wait for an id in
- * flight (concurrent_duplicate).  A request that fails gets its error code
- * as result and changes nothing; the others still post.
+ * another.  Ids are inserted in id order, so two batches that share ids
+ * wait for each other one way only; but the careful path holds rows when
+ * it inserts, so it can still deadlock with a call that is posting one of
+ * its ids and waits for one of its rows (see docs/ledger.md, Deadlocks).
+ * A request that fails gets its error code as result and changes nothing;
+ * the others still post.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -708,17 +707,22 @@ is_new_posting(const BatchItem *item)
  * concurrent transaction posted since.  Both insert in id order: a call
  * that meets an id another call is inserting waits for that call, and two
  * calls that took their shared ids in opposite orders would wait for each
- * other.
+ * other.  The timestamps are the server's clock taken in request order,
+ * each at least a microsecond after the one before: statements and
+ * balances as of an instant list a batch's transfers in the order they were
+ * played, whatever their ids.
  */
 #define INSERT_TRANSFERS_SQL(on_conflict) \
 	"WITH ins AS (" \
 	"  INSERT INTO lexledger.transfer" \
-	"    (id, debit_account_id, credit_account_id, amount, kind, code, reference, timeout)" \
+	"    (id, debit_account_id, credit_account_id, amount, kind, code, reference, timeout," \
+	"     created_at)" \
 	"  SELECT r.id, r.debit, r.credit, lexledger.amount_from_minor(r.units, r.currency)," \
 	"         CASE WHEN r.pending THEN 'pending' ELSE 'posted' END::lexledger.transfer_kind," \
-	"         r.code, r.reference, r.timeout" \
-	"    FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9)" \
-	"         AS r(id, debit, credit, units, currency, code, reference, pending, timeout)" \
+	"         r.code, r.reference, r.timeout, r.created_at" \
+	"    FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)" \
+	"         AS r(id, debit, credit, units, currency, code, reference, pending, timeout," \
+	"              created_at)" \
 	"   ORDER BY r.id" \
 	on_conflict \
 	"  RETURNING id, debit_account_id, credit_account_id, amount, kind, timeout, created_at)," \
@@ -748,14 +752,18 @@ insert_transfers(Batch *b, bool fast)
 			   *tcodes = palloc(sizeof(Datum) * Max(b->n, 1)),
 			   *refs = palloc(sizeof(Datum) * Max(b->n, 1)),
 			   *pend = palloc(sizeof(Datum) * Max(b->n, 1)),
-			   *timeouts = palloc(sizeof(Datum) * Max(b->n, 1));
+			   *timeouts = palloc(sizeof(Datum) * Max(b->n, 1)),
+			   *stamps = palloc(sizeof(Datum) * Max(b->n, 1));
+	TimestampTz now,
+				previous = 0;
 	bool	   *ref_nulls = palloc(sizeof(bool) * Max(b->n, 1)),
 			   *to_nulls = palloc(sizeof(bool) * Max(b->n, 1));
 	int			dims[1];
 	int			lbs[1] = {1};
-	Datum		args[9];
-	Oid			arg_types[9] = {UUIDARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		TEXTARRAYOID, INT4ARRAYOID, JSONBARRAYOID, BOOLARRAYOID, INTERVALARRAYOID};
+	Datum		args[10];
+	Oid			arg_types[10] = {UUIDARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		TEXTARRAYOID, INT4ARRAYOID, JSONBARRAYOID, BOOLARRAYOID, INTERVALARRAYOID,
+		TIMESTAMPTZARRAYOID};
 
 	for (int i = 0; i < b->n; i++)
 	{
@@ -774,6 +782,9 @@ insert_transfers(Batch *b, bool fast)
 		pend[n] = BoolGetDatum(item->t.kind == TK_PENDING);
 		timeouts[n] = item->t.timeout;
 		to_nulls[n] = item->t.timeout_isnull;
+		now = GetCurrentTimestamp();
+		previous = (n > 0 && now <= previous) ? previous + 1 : now;
+		stamps[n] = TimestampTzGetDatum(previous);
 		n++;
 	}
 	if (n == 0)
@@ -790,12 +801,14 @@ insert_transfers(Batch *b, bool fast)
 	args[7] = PointerGetDatum(construct_array(pend, n, BOOLOID, 1, true, TYPALIGN_CHAR));
 	args[8] = PointerGetDatum(construct_md_array(timeouts, to_nulls, 1, dims, lbs, INTERVALOID,
 												 sizeof(Interval), false, TYPALIGN_DOUBLE));
+	args[9] = PointerGetDatum(construct_array(stamps, n, TIMESTAMPTZOID, sizeof(TimestampTz),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
 	if (fast)
-		ledger_prepare(&insert_plan_fast, INSERT_TRANSFERS_SQL(""), 9, arg_types);
+		ledger_prepare(&insert_plan_fast, INSERT_TRANSFERS_SQL(""), 10, arg_types);
 	else
 		ledger_prepare(&insert_plan, INSERT_TRANSFERS_SQL("  ON CONFLICT (id) DO NOTHING"),
-					   9, arg_types);
+					   10, arg_types);
 	ret = SPI_execute_plan(fast ? insert_plan_fast : insert_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "lexledger: batch insert failed: %s", SPI_result_code_string(ret));
@@ -836,63 +849,6 @@ insert_transfers(Batch *b, bool fast)
 			item->created_at_isnull = b->items[item->duplicate_of].created_at_isnull;
 		}
 	}
-	return n;
-}
-
-/*
- * Step 5 on the careful path, which holds balance rows by now.  Every other
- * posting inserts its ids before it takes balance rows, so waiting here for
- * an id that another call is inserting could close a cycle: that call may
- * be waiting for one of our rows.  So the insert does not wait (a lock
- * timeout of 1 ms covers its uniqueness checks, the only waits left once
- * the tables are locked): an id that a concurrent transaction is posting
- * fails the batch with concurrent_duplicate, as one that it posted since
- * step 2 does, and the retry answers 'exists' or posts.
- */
-static int
-insert_transfers_without_waiting(Batch *b)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	Oid			nsp = get_namespace_oid("lexledger", false);
-	int			nestlevel;
-	int			n = 0;
-
-	/* the tables' own locks may be waited for, as every posting does */
-	LockRelationOid(get_relname_relid("transfer", nsp), RowExclusiveLock);
-	LockRelationOid(get_relname_relid("pending_transfer", nsp), RowExclusiveLock);
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	PG_TRY();
-	{
-		n = insert_transfers(b, false);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			ReThrowError(edata);
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("concurrent_duplicate: a transfer id of the batch is being posted by a concurrent transaction"),
-				 errhint("Retry the batch: transfers already posted are reported as 'exists'.")));
-	}
-	PG_END_TRY();
-	AtEOXact_GUC(true, nestlevel);
-	ReleaseCurrentSubTransaction();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
 	return n;
 }
 
@@ -1218,7 +1174,7 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 		save_initial_results(&b);
 		lock_rows(&b);
 		play_requests(&b);
-		if (insert_transfers_without_waiting(&b) > 0)
+		if (insert_transfers(&b, false) > 0)
 			update_counters(&b, false);
 	}
 	emit_results(&b, rsinfo);
