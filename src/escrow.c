@@ -526,28 +526,30 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 {
 	int32		max_holds = PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0);
 	int32		expired = 0;
-	int			nskipped = 0;
-	int			skipped_size = 64;
-	Datum	   *skipped;
+	int			nbusy = 0;
+	int			busy_size = 64;
+	Datum	   *busy;
 
 	if (max_holds <= 0)
 		PG_RETURN_INT32(0);
 	ledger_spi_connect();
-	skipped = palloc(sizeof(Datum) * skipped_size);
+	busy = palloc(sizeof(Datum) * busy_size);
 	ledger_prepare(&due_holds_plan,
 				   "SELECT transfer_id, debit_account_id, credit_account_id"
 				   "  FROM lexledger.pending_transfer"
-				   " WHERE expires_at <= clock_timestamp() AND transfer_id <> ALL ($2)"
+				   " WHERE expires_at <= clock_timestamp()"
+				   "   AND debit_account_id <> ALL ($2) AND credit_account_id <> ALL ($2)"
 				   " ORDER BY expires_at LIMIT $1"
 				   "   FOR UPDATE SKIP LOCKED",
-				   2, (Oid[]) {INT4OID, UUIDARRAYOID});
+				   2, (Oid[]) {INT4OID, INT8ARRAYOID});
 
 	/*
-	 * Holds whose balance rows are busy are skipped, and the next due ones
-	 * taken in their place, until max_holds have expired or max_holds have
-	 * been skipped: they are tried again in the next call.
+	 * Holds whose balance rows are busy are skipped, their accounts left out
+	 * of the next look for due holds, and the next due ones taken in their
+	 * place, until max_holds have expired or busy accounts were met
+	 * max_holds times (64 at least): the next call tries them again.
 	 */
-	while (expired < max_holds && nskipped < max_holds)
+	while (expired < max_holds && nbusy < Max(max_holds, 64))
 	{
 		Datum		args[2];
 		int			ret;
@@ -557,8 +559,8 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 		int			nlocked;
 
 		args[0] = Int32GetDatum(max_holds - expired);
-		args[1] = PointerGetDatum(construct_array(skipped, nskipped, UUIDOID, UUID_LEN,
-												  false, TYPALIGN_CHAR));
+		args[1] = PointerGetDatum(construct_array(busy, nbusy, INT8OID, sizeof(int64),
+												  true, TYPALIGN_DOUBLE));
 		ret = SPI_execute_plan(due_holds_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "lexledger: due holds lookup failed: %s", SPI_result_code_string(ret));
@@ -572,33 +574,38 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 		for (uint64 i = 0; i < n; i++)
 		{
 			bool		isnull;
-			pg_uuid_t  *pending_id = DatumGetUUIDP(SPI_getbinval(due->vals[i], due->tupdesc, 1, &isnull));
 
 			if (hold_rows_locked(due, i, locked, nlocked))
 			{
-				expire_hold(pending_id);
+				expire_hold(DatumGetUUIDP(SPI_getbinval(due->vals[i], due->tupdesc, 1, &isnull)));
 				expired++;
+				continue;
 			}
-			else if (nskipped < max_holds)
+			for (int col = 2; col <= 3; col++)
 			{
-				pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+				int64		account_id = DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc,
+																	 col, &isnull));
+				BalanceRowKey key;
 
-				*copy = *pending_id;
-				if (nskipped == skipped_size)
+				/* only the account whose row is busy: the other may be a hot one */
+				if (!balance_row_of(account_id, &key) ||
+					bsearch(&key, locked, nlocked, sizeof(BalanceRowKey), cmp_balance_row_key) != NULL)
+					continue;
+				if (nbusy == busy_size)
 				{
-					skipped_size *= 2;
-					skipped = repalloc(skipped, sizeof(Datum) * skipped_size);
+					busy_size *= 2;
+					busy = repalloc(busy, sizeof(Datum) * busy_size);
 				}
-				skipped[nskipped++] = UUIDPGetDatum(copy);
+				busy[nbusy++] = Int64GetDatum(account_id);
 			}
 		}
 		pfree(locked);
 		pfree(DatumGetPointer(args[1]));
 		SPI_freetuptable(due);
 	}
-	if (nskipped > 0)
-		elog(DEBUG1, "lexledger: expire_holds skipped %d due holds whose balance rows other transactions hold",
-			 nskipped);
+	if (nbusy > 0)
+		elog(DEBUG1, "lexledger: expire_holds left out the due holds of %d accounts whose balance rows other transactions hold",
+			 nbusy);
 	SPI_finish();
 	PG_RETURN_INT32(expired);
 }
