@@ -527,6 +527,7 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 	int32		max_holds = PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0);
 	int32		expired = 0;
 	int			nbusy = 0;
+	int			nskipped = 0;
 	int			busy_size = 64;
 	Datum	   *busy;
 
@@ -581,6 +582,7 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 				expired++;
 				continue;
 			}
+			nskipped++;
 			for (int col = 2; col <= 3; col++)
 			{
 				int64		account_id = DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc,
@@ -603,9 +605,9 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 		pfree(DatumGetPointer(args[1]));
 		SPI_freetuptable(due);
 	}
-	if (nbusy > 0)
-		elog(DEBUG1, "lexledger: expire_holds left out the due holds of %d accounts whose balance rows other transactions hold",
-			 nbusy);
+	if (nskipped > 0)
+		elog(DEBUG1, "lexledger: expire_holds skipped %d due holds whose balance rows other transactions hold",
+			 nskipped);
 	SPI_finish();
 	PG_RETURN_INT32(expired);
 }
