@@ -369,24 +369,6 @@ lexledger_release(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-/* A balance row: one slot of one account. */
-typedef struct BalanceRowKey
-{
-	int64		account_id;
-	int16		slot;
-} BalanceRowKey;
-
-static int
-cmp_balance_row_key(const void *a, const void *b)
-{
-	const BalanceRowKey *x = a,
-			   *y = b;
-
-	if (x->account_id != y->account_id)
-		return x->account_id < y->account_id ? -1 : 1;
-	return (x->slot > y->slot) - (x->slot < y->slot);
-}
-
 /*
  * The balance row of "account_id" that this backend writes; false if no
  * such account is cached (ledger_account_prefetch has been given it).
@@ -417,7 +399,7 @@ static BalanceRowKey *
 lock_free_rows_of_holds(SPITupleTable *due, uint64 n, int *nlocked)
 {
 	int64	   *accounts = palloc(sizeof(int64) * 2 * n);
-	int16	   *slots = palloc(sizeof(int16) * 2 * n);
+	BalanceRowKey *wanted = palloc(sizeof(BalanceRowKey) * 2 * n);
 	BalanceRowKey *locked;
 	int			m = 0;
 
@@ -431,21 +413,13 @@ lock_free_rows_of_holds(SPITupleTable *due, uint64 n, int *nlocked)
 	/* one query for the accounts this backend has not cached yet */
 	ledger_account_prefetch(accounts, 2 * n);
 	for (uint64 i = 0; i < 2 * n; i++)
-	{
-		BalanceRowKey key;
-
-		if (balance_row_of(accounts[i], &key))
-		{
-			accounts[m] = key.account_id;
-			slots[m] = key.slot;
+		if (balance_row_of(accounts[i], &wanted[m]))
 			m++;
-		}
-	}
 	*nlocked = 0;
 	locked = palloc(sizeof(BalanceRowKey) * Max(m, 1));
 	if (m > 0)
 	{
-		ledger_lock_balance_rows(accounts, slots, m, true);
+		ledger_lock_balance_rows(wanted, m, true);
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
 			bool		isnull;
@@ -459,29 +433,23 @@ lock_free_rows_of_holds(SPITupleTable *due, uint64 n, int *nlocked)
 		SPI_freetuptable(SPI_tuptable);
 	}
 	pfree(accounts);
-	pfree(slots);
+	pfree(wanted);
 	return locked;
 }
 
 /*
- * Whether the balance rows of hold "i" of "due" are among the "nlocked"
- * rows locked.  An account that does not exist counts as locked: resolving
- * the hold then reports the damage (ledger_corrupted).
+ * Whether this backend's balance row of "account_id" is not among the
+ * "nlocked" rows locked: another transaction holds it.  An account that
+ * does not exist is not busy: resolving its hold then reports the damage
+ * (ledger_corrupted).
  */
 static bool
-hold_rows_locked(SPITupleTable *due, uint64 i, const BalanceRowKey *locked, int nlocked)
+account_row_busy(int64 account_id, const BalanceRowKey *locked, int nlocked)
 {
-	for (int col = 2; col <= 3; col++)
-	{
-		bool		isnull;
-		BalanceRowKey key;
+	BalanceRowKey key;
 
-		if (balance_row_of(DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc, col, &isnull)),
-						   &key) &&
-			bsearch(&key, locked, nlocked, sizeof(BalanceRowKey), cmp_balance_row_key) == NULL)
-			return false;
-	}
-	return true;
+	return balance_row_of(account_id, &key) &&
+		bsearch(&key, locked, nlocked, sizeof(BalanceRowKey), ledger_cmp_balance_row) == NULL;
 }
 
 /* Expires one hold, in an SPI connection of its own. */
@@ -575,30 +543,31 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 		for (uint64 i = 0; i < n; i++)
 		{
 			bool		isnull;
+			int64		accounts[2] = {
+				DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc, 2, &isnull)),
+				DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc, 3, &isnull))};
+			bool		busy_side[2] = {
+				account_row_busy(accounts[0], locked, nlocked),
+				account_row_busy(accounts[1], locked, nlocked)};
 
-			if (hold_rows_locked(due, i, locked, nlocked))
+			if (!busy_side[0] && !busy_side[1])
 			{
 				expire_hold(DatumGetUUIDP(SPI_getbinval(due->vals[i], due->tupdesc, 1, &isnull)));
 				expired++;
 				continue;
 			}
 			nskipped++;
-			for (int col = 2; col <= 3; col++)
+			/* only the account whose row is busy: the other may be a hot one */
+			for (int side = 0; side < 2; side++)
 			{
-				int64		account_id = DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc,
-																	 col, &isnull));
-				BalanceRowKey key;
-
-				/* only the account whose row is busy: the other may be a hot one */
-				if (!balance_row_of(account_id, &key) ||
-					bsearch(&key, locked, nlocked, sizeof(BalanceRowKey), cmp_balance_row_key) != NULL)
+				if (!busy_side[side])
 					continue;
 				if (nbusy == busy_size)
 				{
 					busy_size *= 2;
 					busy = repalloc(busy, sizeof(Datum) * busy_size);
 				}
-				busy[nbusy++] = Int64GetDatum(account_id);
+				busy[nbusy++] = Int64GetDatum(accounts[side]);
 			}
 		}
 		pfree(locked);

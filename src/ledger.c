@@ -555,8 +555,20 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
 	}
 }
 
+/* qsort/bsearch order of balance rows: (account_id, slot). */
+int
+ledger_cmp_balance_row(const void *a, const void *b)
+{
+	const BalanceRowKey *x = a,
+			   *y = b;
+
+	if (x->account_id != y->account_id)
+		return x->account_id < y->account_id ? -1 : 1;
+	return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
 /*
- * Locks the balance rows (account_ids[i], slots[i]) in (account, slot)
+ * Locks the balance rows "rows" in (account, slot)
  * order, the order of every posting path, and leaves them in SPI_tuptable
  * in that order: account_id, the four counters, closed, slot.  Pairs may
  * repeat.  Callers that post to many accounts (a batch on its careful
@@ -567,8 +579,7 @@ ledger_apply(const LedgerAccount *account, int slot, const Counters *delta,
  * for and not returned either.
  */
 void
-ledger_lock_balance_rows(const int64 *account_ids, const int16 *slots, int n,
-						 bool skip_locked)
+ledger_lock_balance_rows(const BalanceRowKey *rows, int n, bool skip_locked)
 {
 	static SPIPlanPtr wait_plan = NULL;
 	static SPIPlanPtr skip_plan = NULL;
@@ -579,8 +590,8 @@ ledger_lock_balance_rows(const int64 *account_ids, const int16 *slots, int n,
 
 	for (int i = 0; i < n; i++)
 	{
-		ids[i] = Int64GetDatum(account_ids[i]);
-		slot_datums[i] = Int16GetDatum(slots[i]);
+		ids[i] = Int64GetDatum(rows[i].account_id);
+		slot_datums[i] = Int16GetDatum(rows[i].slot);
 	}
 	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	args[1] = PointerGetDatum(construct_array(slot_datums, n, INT2OID, 2, true, TYPALIGN_SHORT));

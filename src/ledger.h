@@ -113,8 +113,16 @@ extern void ledger_check_replay(const TransferRow *t, HeapTuple existing,
 extern void ledger_apply(const LedgerAccount *account, int slot,
 						 const Counters *delta, bool allow_closed,
 						 const Amount *amount);
-extern void ledger_lock_balance_rows(const int64 *account_ids, const int16 *slots, int n,
-									 bool skip_locked);
+/* A balance row: one slot of one account.  Every path takes rows in this
+ * key's order (ledger_cmp_balance_row). */
+typedef struct BalanceRowKey
+{
+	int64		account_id;
+	int16		slot;
+} BalanceRowKey;
+
+extern int	ledger_cmp_balance_row(const void *a, const void *b);
+extern void ledger_lock_balance_rows(const BalanceRowKey *rows, int n, bool skip_locked);
 extern void ledger_post_counters(const TransferRow *t, const LedgerAccount *debit,
 								 const LedgerAccount *credit, int64 pending_release);
 extern bool ledger_limit_violated(const LedgerAccount *account,

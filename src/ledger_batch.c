@@ -405,23 +405,12 @@ counters_add(Counters *acc, const Counters *d, int sign)
 	return overflow;
 }
 
+/* A balance row and the sum of the changes a batch makes to it. */
 typedef struct SlotDelta
 {
-	int64		account_id;
-	int16		slot;
+	BalanceRowKey row;			/* first: sorted with ledger_cmp_balance_row */
 	Counters	delta;
 } SlotDelta;
-
-static int
-cmp_slot_delta(const void *a, const void *b)
-{
-	const SlotDelta *x = a,
-			   *y = b;
-
-	if (x->account_id != y->account_id)
-		return (x->account_id > y->account_id) - (x->account_id < y->account_id);
-	return x->slot - y->slot;
-}
 
 /* Still in play after the checks of steps 1 to 3. */
 static bool
@@ -459,23 +448,23 @@ slot_rows(Batch *b, bool (*of_items) (const BatchItem *),
 			memset(delta, 0, sizeof(delta));
 		for (int s = 0; s < 2; s++)
 		{
-			rows[n].account_id = b->accounts[acct[s]].meta.id;
-			rows[n].slot = ledger_account_slot(&b->accounts[acct[s]].meta);
+			rows[n].row.account_id = b->accounts[acct[s]].meta.id;
+			rows[n].row.slot = ledger_account_slot(&b->accounts[acct[s]].meta);
 			rows[n].delta = delta[s];
 			n++;
 		}
 	}
 	if (n > 0)
-		qsort(rows, n, sizeof(SlotDelta), cmp_slot_delta);
+		qsort(rows, n, sizeof(SlotDelta), ledger_cmp_balance_row);
 	for (int i = 0; i < n; i++)
 	{
-		if (m > 0 && cmp_slot_delta(&rows[m - 1], &rows[i]) == 0)
+		if (m > 0 && ledger_cmp_balance_row(&rows[m - 1], &rows[i]) == 0)
 		{
 			if (summing != NULL && counters_add(&rows[m - 1].delta, &rows[i].delta, 1))
 				ereport(ERROR,
 						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 						 errmsg("amount_out_of_range: the batch overflows the counters of account " INT64_FORMAT,
-								rows[i].account_id)));
+								rows[i].row.account_id)));
 		}
 		else
 			rows[m++] = rows[i];
@@ -504,20 +493,15 @@ static void
 lock_rows(Batch *b)
 {
 	SlotDelta  *rows;
-	int64	   *ids;
-	int16	   *slots;
+	BalanceRowKey *keys;
 	int			m = slot_rows(b, is_candidate, NULL, &rows);
 
 	if (m == 0)
 		return;
-	ids = palloc(sizeof(int64) * m);
-	slots = palloc(sizeof(int16) * m);
+	keys = palloc(sizeof(BalanceRowKey) * m);
 	for (int i = 0; i < m; i++)
-	{
-		ids[i] = rows[i].account_id;
-		slots[i] = rows[i].slot;
-	}
-	ledger_lock_balance_rows(ids, slots, m, false);
+		keys[i] = rows[i].row;
+	ledger_lock_balance_rows(keys, m, false);
 	require_balance_rows(m);
 	for (int k = 0; k < b->naccounts; k++)
 		b->accounts[k].closed = false;
@@ -891,8 +875,8 @@ execute_in_key_order(SPIPlanPtr plan, Datum *args)
 static int
 slot_row_index(SlotDelta *rows, int m, int64 account_id, int16 slot)
 {
-	SlotDelta	key = {.account_id = account_id, .slot = slot};
-	SlotDelta  *found = bsearch(&key, rows, m, sizeof(SlotDelta), cmp_slot_delta);
+	SlotDelta	key = {.row = {.account_id = account_id, .slot = slot}};
+	SlotDelta  *found = bsearch(&key, rows, m, sizeof(SlotDelta), ledger_cmp_balance_row);
 
 	return found ? (int) (found - rows) : -1;
 }
@@ -927,8 +911,8 @@ update_counters(Batch *b, bool refresh)
 		cols[c] = palloc(sizeof(Datum) * m);
 	for (int i = 0; i < m; i++)
 	{
-		cols[0][i] = Int64GetDatum(rows[i].account_id);
-		cols[1][i] = Int16GetDatum(rows[i].slot);
+		cols[0][i] = Int64GetDatum(rows[i].row.account_id);
+		cols[1][i] = Int16GetDatum(rows[i].row.slot);
 		cols[2][i] = Int64GetDatum(rows[i].delta.debits_pending);
 		cols[3][i] = Int64GetDatum(rows[i].delta.debits_posted);
 		cols[4][i] = Int64GetDatum(rows[i].delta.credits_pending);
