@@ -714,28 +714,26 @@ AS $$
   --    Compared in minor units and codes: a damaged row in another
   --    currency must be reported, not raise currency_mismatch.
   SELECT 'resolution_inconsistent', r.debit_account_id, lexledger.currency(r.amount),
-         format('%s %s of hold %s: %s', r.kind, r.id, r.pending_id,
-                CASE WHEN h.id IS NULL THEN 'no such hold'
-                     WHEN (r.debit_account_id, r.credit_account_id)
-                          IS DISTINCT FROM (h.debit_account_id, h.credit_account_id)
-                       THEN format('accounts %s -> %s, the hold''s %s -> %s', r.debit_account_id,
-                                   r.credit_account_id, h.debit_account_id, h.credit_account_id)
-                     WHEN lexledger.currency(r.pending_amount) <> lexledger.currency(h.amount)
-                          OR lexledger.minor_units(r.pending_amount) <> lexledger.minor_units(h.amount)
-                       THEN format('pending_amount %s, the hold''s amount %s', r.pending_amount, h.amount)
-                     ELSE format('amount %s of pending_amount %s', r.amount, r.pending_amount) END)
+         format('%s %s of hold %s: %s', r.kind, r.id, r.pending_id, x.wrong)
     FROM lexledger.transfer r
     LEFT JOIN lexledger.transfer h ON h.id = r.pending_id AND h.kind = 'pending'
-   WHERE r.pending_id IS NOT NULL
-     AND (h.id IS NULL
-          OR (r.debit_account_id, r.credit_account_id)
+    CROSS JOIN LATERAL (
+      SELECT CASE
+        WHEN h.id IS NULL THEN 'no such hold'
+        WHEN (r.debit_account_id, r.credit_account_id)
              IS DISTINCT FROM (h.debit_account_id, h.credit_account_id)
-          OR lexledger.currency(r.pending_amount) <> lexledger.currency(h.amount)
-          OR lexledger.minor_units(r.pending_amount) <> lexledger.minor_units(h.amount)
-          OR lexledger.currency(r.amount) <> lexledger.currency(r.pending_amount)
-          OR CASE WHEN r.kind = 'post_pending'
-                  THEN lexledger.minor_units(r.amount) > lexledger.minor_units(r.pending_amount)
-                  ELSE lexledger.minor_units(r.amount) <> lexledger.minor_units(r.pending_amount) END)
+          THEN format('accounts %s -> %s, the hold''s %s -> %s', r.debit_account_id,
+                      r.credit_account_id, h.debit_account_id, h.credit_account_id)
+        WHEN lexledger.currency(r.pending_amount) <> lexledger.currency(h.amount)
+             OR lexledger.minor_units(r.pending_amount) <> lexledger.minor_units(h.amount)
+          THEN format('pending_amount %s, the hold''s amount %s', r.pending_amount, h.amount)
+        WHEN lexledger.currency(r.amount) <> lexledger.currency(r.pending_amount)
+             OR CASE WHEN r.kind = 'post_pending'
+                     THEN lexledger.minor_units(r.amount) > lexledger.minor_units(r.pending_amount)
+                     ELSE lexledger.minor_units(r.amount) <> lexledger.minor_units(r.pending_amount) END
+          THEN format('amount %s of pending_amount %s', r.amount, r.pending_amount)
+      END AS wrong) x
+   WHERE r.pending_id IS NOT NULL AND x.wrong IS NOT NULL
   UNION ALL
   SELECT 'pending_row_without_hold', p.debit_account_id, lexledger.currency(p.amount),
          format('pending_transfer %s names no hold', p.transfer_id)
