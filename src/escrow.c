@@ -419,7 +419,7 @@ lock_free_rows_of_holds(SPITupleTable *due, uint64 n, int *nlocked)
 	locked = palloc(sizeof(BalanceRowKey) * Max(m, 1));
 	if (m > 0)
 	{
-		ledger_lock_balance_rows(wanted, m, true);
+		ledger_read_balance_rows(wanted, m, BALANCE_ROWS_SKIP_LOCKED);
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
 			bool		isnull;

@@ -568,26 +568,38 @@ ledger_cmp_balance_row(const void *a, const void *b)
 }
 
 /*
- * Locks the balance rows "rows" in (account, slot)
- * order, the order of every posting path, and leaves them in SPI_tuptable
- * in that order: account_id, the four counters, closed, slot.  Pairs may
- * repeat.  Callers that post to many accounts (a batch on its careful
- * path, expire_holds) take all their rows first, so that they cannot
- * deadlock with each other or with single transfers.  Rows that do not
- * exist are not returned; the caller decides whether that is an error.
- * With "skip_locked", rows that another transaction holds are not waited
- * for and not returned either.
+ * Reads the balance rows "rows" in (account, slot) order, the order of
+ * every posting path, locking them as "lock" says, and leaves them in
+ * SPI_tuptable in that order: account_id, the four counters, closed, slot.
+ * Pairs may repeat.  Callers that post to many accounts (a batch on its
+ * careful path, expire_holds) lock all their rows first, so that they
+ * cannot deadlock with each other or with single transfers.  Rows that do
+ * not exist are not returned; the caller decides whether that is an
+ * error.  With BALANCE_ROWS_SKIP_LOCKED, rows that another transaction
+ * holds are not waited for and not returned either.
  */
 void
-ledger_lock_balance_rows(const BalanceRowKey *rows, int n, bool skip_locked)
+ledger_read_balance_rows(const BalanceRowKey *rows, int n, BalanceRowLock lock)
 {
-	static SPIPlanPtr wait_plan = NULL;
-	static SPIPlanPtr skip_plan = NULL;
+#define READ_BALANCE_ROWS_SQL(lock_clause) \
+	"SELECT b.account_id, b.debits_pending, b.debits_posted, b.credits_pending," \
+	"       b.credits_posted, b.closed, b.slot" \
+	"  FROM (SELECT DISTINCT * FROM unnest($1, $2)) AS d(account_id, slot)" \
+	"  JOIN lexledger.account_balance b" \
+	"    ON b.account_id = d.account_id AND b.slot = d.slot" \
+	" ORDER BY b.account_id, b.slot" lock_clause
+	static SPIPlanPtr plans[3] = {NULL, NULL, NULL};
+	static const char *const sql[3] = {
+		[BALANCE_ROWS_UNLOCKED] = READ_BALANCE_ROWS_SQL(""),
+		[BALANCE_ROWS_LOCK] = READ_BALANCE_ROWS_SQL(" FOR NO KEY UPDATE OF b"),
+		[BALANCE_ROWS_SKIP_LOCKED] = READ_BALANCE_ROWS_SQL(" FOR NO KEY UPDATE OF b SKIP LOCKED"),
+	};
 	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *slot_datums = palloc(sizeof(Datum) * Max(n, 1));
 	Datum		args[2];
 	int			ret;
 
+	Assert(lock >= 0 && lock < lengthof(plans));
 	for (int i = 0; i < n; i++)
 	{
 		ids[i] = Int64GetDatum(rows[i].account_id);
@@ -595,24 +607,10 @@ ledger_lock_balance_rows(const BalanceRowKey *rows, int n, bool skip_locked)
 	}
 	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	args[1] = PointerGetDatum(construct_array(slot_datums, n, INT2OID, 2, true, TYPALIGN_SHORT));
-#define LOCK_BALANCE_ROWS_SQL(wait_policy) \
-	"SELECT b.account_id, b.debits_pending, b.debits_posted, b.credits_pending," \
-	"       b.credits_posted, b.closed, b.slot" \
-	"  FROM (SELECT DISTINCT * FROM unnest($1, $2)) AS d(account_id, slot)" \
-	"  JOIN lexledger.account_balance b" \
-	"    ON b.account_id = d.account_id AND b.slot = d.slot" \
-	" ORDER BY b.account_id, b.slot" \
-	"   FOR NO KEY UPDATE OF b" wait_policy
-
-	if (skip_locked)
-		ledger_prepare(&skip_plan, LOCK_BALANCE_ROWS_SQL(" SKIP LOCKED"),
-					   2, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID});
-	else
-		ledger_prepare(&wait_plan, LOCK_BALANCE_ROWS_SQL(""),
-					   2, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID});
-	ret = SPI_execute_plan(skip_locked ? skip_plan : wait_plan, args, NULL, false, 0);
+	ledger_prepare(&plans[lock], sql[lock], 2, (Oid[]) {INT8ARRAYOID, INT2ARRAYOID});
+	ret = SPI_execute_plan(plans[lock], args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "lexledger: balance lock failed: %s", SPI_result_code_string(ret));
+		elog(ERROR, "lexledger: balance row read failed: %s", SPI_result_code_string(ret));
 	pfree(ids);
 	pfree(slot_datums);
 }

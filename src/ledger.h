@@ -121,8 +121,16 @@ typedef struct BalanceRowKey
 	int16		slot;
 } BalanceRowKey;
 
+/* How ledger_read_balance_rows takes its rows. */
+typedef enum BalanceRowLock
+{
+	BALANCE_ROWS_UNLOCKED,		/* read only: a guess, to be checked under lock */
+	BALANCE_ROWS_LOCK,			/* FOR NO KEY UPDATE, waiting for busy rows */
+	BALANCE_ROWS_SKIP_LOCKED	/* FOR NO KEY UPDATE, leaving busy rows out */
+} BalanceRowLock;
+
 extern int	ledger_cmp_balance_row(const void *a, const void *b);
-extern void ledger_lock_balance_rows(const BalanceRowKey *rows, int n, bool skip_locked);
+extern void ledger_read_balance_rows(const BalanceRowKey *rows, int n, BalanceRowLock lock);
 extern void ledger_post_counters(const TransferRow *t, const LedgerAccount *debit,
 								 const LedgerAccount *credit, int64 pending_release);
 extern bool ledger_limit_violated(const LedgerAccount *account,

@@ -13,31 +13,37 @@
  *	4. play the requests in order, linked chains all or nothing (undoing a
  *	   failed chain in memory, so no subtransaction per chain): on the fast
  *	   path assuming every account open and funded, on the careful path
- *	   against the counters locked in step 6;
+ *	   against the counters read (without a lock) in step 6;
  *	5. insert the transfers that passed, and their holds (one statement,
  *	   in id order);
- *	6. (careful path only) lock every balance row the batch may touch, in
- *	   (account, slot) order, and play the requests again on the locked
- *	   counters;
+ *	6. read every balance row the batch may touch, in (account, slot)
+ *	   order: on the careful path first without a lock, for step 4, and
+ *	   after step 5 under lock, to play the requests again;
  *	7. add the summed deltas to the balance rows, one statement that visits
  *	   them in (account, slot) order.
  *
  * The fast path skips steps 2 and 6 and runs 5 and 7 in one subtransaction,
  * betting that every request that passes the checks of steps 1 and 3 posts.
- * The insert's unique violation then reveals an id already posted; the update is
- * what locks the rows, after the expensive insert, so locks are held only
- * for the update and the commit; and the counters the update returns, less
- * the batch's own deltas, are the locked counters on which the requests are
- * played again.  When the batch holds a retry, the unchecked sums overflow
- * a counter, or the replay tells a different story (a concurrent transfer
- * changed a balance the batch relied on), the subtransaction is rolled back
- * and the careful path decides again: step 2, lock, play, insert, update.
- * Either way every acceptance stands on locked rows, and every posting path
- * takes balance rows in (account, slot) order, so none deadlocks with
- * another.  Ids are inserted in id order, so two batches that share ids
- * wait for each other one way only; but the careful path holds rows when
- * it inserts, so it can still deadlock with a call that is posting one of
- * its ids and waits for one of its rows (see docs/ledger.md, Deadlocks).
+ * The insert's unique violation then reveals an id already posted; the
+ * update is what locks the rows, after the expensive insert, so locks are
+ * held only for the update and the commit; and the counters the update
+ * returns, less the batch's own deltas, are the locked counters on which
+ * the requests are played again.  When the batch holds a retry, the
+ * unchecked sums overflow a counter, or the replay posts other requests (a
+ * concurrent transfer changed a balance the batch relied on), the
+ * subtransaction is rolled back and the careful path decides again.
+ *
+ * Every posting path claims its ids before it takes balance rows, and takes
+ * the rows in (account, slot) order; ids are inserted in id order.  A call
+ * can then wait for another's id only while it holds no balance row, so no
+ * two postings deadlock.  The careful path keeps that order too: each
+ * attempt (step 2, unlocked step 6, 4, then in a subtransaction 5, locked
+ * 6, 4 again, 7) is kept only if the locked play posts exactly what it
+ * inserted, and undone otherwise.  After CAREFUL_ATTEMPTS undone attempts
+ * it locks first and inserts under the locks, which always decides but can
+ * deadlock with a call posting one of its ids (see docs/ledger.md,
+ * Deadlocks).
+ *
  * A request that fails gets its error code as result and changes nothing;
  * the others still post.
  */
@@ -102,6 +108,7 @@ typedef struct Batch
 	int			naccounts;
 	HTAB	   *posted;			/* ids that post in this batch -> item */
 	bool		assume_funds;	/* first play: no counters known yet */
+	bool	   *inserted;		/* which requests the current attempt inserted */
 } Batch;
 
 typedef struct PostedEntry
@@ -485,12 +492,13 @@ require_balance_rows(int expected)
 }
 
 /*
- * Step 6: locks every balance row that a request still in play may touch,
- * in (account, slot) order, the order every posting path uses; reads their
- * counters and closed flags.
+ * Step 6: reads every balance row that a request still in play may touch,
+ * in (account, slot) order, the order every posting path uses, locking
+ * them as "lock" says; takes their counters and closed flags as the
+ * batch's accounts' own.
  */
 static void
-lock_rows(Batch *b)
+read_rows(Batch *b, BalanceRowLock lock)
 {
 	SlotDelta  *rows;
 	BalanceRowKey *keys;
@@ -501,7 +509,7 @@ lock_rows(Batch *b)
 	keys = palloc(sizeof(BalanceRowKey) * m);
 	for (int i = 0; i < m; i++)
 		keys[i] = rows[i].row;
-	ledger_lock_balance_rows(keys, m, false);
+	ledger_read_balance_rows(keys, m, lock);
 	require_balance_rows(m);
 	for (int k = 0; k < b->naccounts; k++)
 		b->accounts[k].closed = false;
@@ -518,6 +526,7 @@ lock_rows(Batch *b)
 		a->counters.credits_posted = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 		a->closed |= DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 	}
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
@@ -718,12 +727,14 @@ is_new_posting(const BatchItem *item)
 	" SELECT id, created_at FROM ins"
 
 /*
- * Step 5: the transfers (and holds) that passed, in one statement; returns
- * how many.  On the fast path ("fast") an id already posted raises
- * unique_violation.  On the careful path an id that a concurrent
- * transaction posted since step 2 is a serialization failure.
+ * Step 5: the transfers (and holds) that passed, in one statement.  On the
+ * fast path ("fast") an id already posted raises unique_violation.  On the
+ * careful path ON CONFLICT skips an id that a concurrent transaction
+ * posted since step 2; then the play counted a request that did not post,
+ * its decisions no longer hold, and this returns false.  Notes in
+ * b->inserted which requests it inserted.
  */
-static int
+static bool
 insert_transfers(Batch *b, bool fast)
 {
 	int			n = 0,
@@ -753,7 +764,8 @@ insert_transfers(Batch *b, bool fast)
 	{
 		BatchItem  *item = &b->items[i];
 
-		if (!is_new_posting(item))
+		b->inserted[i] = is_new_posting(item);
+		if (!b->inserted[i])
 			continue;
 		ids[n] = UUIDPGetDatum(&item->t.id);
 		debits[n] = Int64GetDatum(item->t.debit_account_id);
@@ -772,7 +784,7 @@ insert_transfers(Batch *b, bool fast)
 		n++;
 	}
 	if (n == 0)
-		return 0;
+		return true;
 	dims[0] = n;
 	args[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	args[1] = PointerGetDatum(construct_array(debits, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
@@ -797,18 +809,8 @@ insert_transfers(Batch *b, bool fast)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "lexledger: batch insert failed: %s", SPI_result_code_string(ret));
 
-	/*
-	 * Only the careful path gets here with fewer rows: a request whose id a
-	 * concurrent transaction posted after step 2 was skipped by ON
-	 * CONFLICT, but the play counted it, so the decisions no longer hold.
-	 * Give up; a retry sees that transfer and answers 'exists'.
-	 */
 	if (SPI_processed != (uint64) n)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("concurrent_duplicate: %d of the batch's transfer ids were posted by a concurrent transaction",
-						n - (int) SPI_processed),
-				 errhint("Retry the batch: transfers already posted are reported as 'exists'.")));
+		return false;
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
@@ -833,7 +835,7 @@ insert_transfers(Batch *b, bool fast)
 			item->created_at_isnull = b->items[item->duplicate_of].created_at_isnull;
 		}
 	}
-	return n;
+	return true;
 }
 
 /*
@@ -884,7 +886,7 @@ slot_row_index(SlotDelta *rows, int m, int64 account_id, int16 slot)
 /*
  * Step 7: adds the summed deltas, one row per (account, slot), in key
  * order.  On the careful path the rows are already locked and a closed one
- * is an error (a safety net: lock_rows read the flags under lock).  On the
+ * is an error (a safety net: read_rows read the flags under lock).  On the
  * fast path ("refresh") this update is what locks the rows: it visits the
  * rows of every request still in play, those of requests that did not
  * post in the first play included (adding nothing to them), and the
@@ -988,12 +990,17 @@ emit_results(Batch *b, ReturnSetInfo *rsinfo)
 	}
 }
 
-/* Whether playing the requests again gave every one the same result. */
+/*
+ * Whether the last play posts exactly the requests that the attempt
+ * inserted.  Its other answers may differ from the play the insert
+ * followed (a request fails on a locked counter where it was linked to a
+ * failure before): they are the last play's, which the caller reports.
+ */
 static bool
-same_results(Batch *b, const char **before)
+same_postings(Batch *b)
 {
 	for (int i = 0; i < b->n; i++)
-		if (strcmp(b->items[i].result, before[i]) != 0)
+		if (is_new_posting(&b->items[i]) != b->inserted[i])
 			return false;
 	return true;
 }
@@ -1058,41 +1065,31 @@ is_careful_path_error(const ErrorData *edata)
 }
 
 /*
- * The fast path, steps 5 to 7 in a subtransaction: insert (a unique
- * violation tells that the batch holds a retry), then lock and check that
- * the decisions of step 4 still hold.  Returns false, having undone
- * everything, when they do not or when the batch holds a retry.
+ * Runs one attempt at posting, "attempt", in a subtransaction: kept when
+ * the attempt returns true; rolled back when it returns false, or when it
+ * raises an error that "answered" (if given) says the careful path
+ * answers, and then returns false.  Other errors travel on.
  */
 static bool
-post_optimistically(Batch *b)
+in_subtransaction(Batch *b, bool (*attempt) (Batch *),
+				  bool (*answered) (const ErrorData *))
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	const char **decided = palloc(sizeof(char *) * Max(b->n, 1));
 	bool		kept;
-
-	/* a failed request reusing a posted id needs the careful path's answer */
-	if (any_failed_id_posted(b))
-		return false;
-	for (int i = 0; i < b->n; i++)
-		decided[i] = b->items[i].result;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		insert_transfers(b, true);
-		update_counters(b, true);
-		play_requests(b);
-		kept = same_results(b, decided);
+		kept = attempt(b);
 	}
 	PG_CATCH();
 	{
 		/*
 		 * Close our subtransaction before the error travels on: a caller
 		 * that catches it (a PL/pgSQL EXCEPTION block) rolls back its own
-		 * subtransaction, which must then be the innermost one.  Some
-		 * errors are only the fast path's: the careful path answers them.
+		 * subtransaction, which must then be the innermost one.
 		 */
 		ErrorData  *edata;
 
@@ -1102,7 +1099,7 @@ post_optimistically(Batch *b)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (!is_careful_path_error(edata))
+		if (answered == NULL || !answered(edata))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		return false;
@@ -1116,6 +1113,88 @@ post_optimistically(Batch *b)
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
 	return kept;
+}
+
+/*
+ * The fast path, steps 5 to 7: insert (a unique violation tells that the
+ * batch holds a retry), then lock the rows with the update and check, by
+ * playing the requests again on the counters it returns, that the
+ * decisions of step 4 still hold.
+ */
+static bool
+post_fast(Batch *b)
+{
+	if (!insert_transfers(b, true))
+		return false;			/* not reached: a plain insert raises instead */
+	update_counters(b, true);
+	play_requests(b);
+	return same_postings(b);
+}
+
+/*
+ * One attempt of the careful path, ids before rows like every other
+ * posting: insert the requests that the play on the unlocked counters
+ * posts, then lock the rows, play again, and keep the attempt if the
+ * locked play posts exactly those.  Returns false (the caller undoes the
+ * attempt) when a concurrent transaction posted one of the ids since the
+ * lookup, or changed a balance that a decision relied on.
+ */
+static bool
+claim_ids_then_post(Batch *b)
+{
+	if (!insert_transfers(b, false))
+		return false;
+	read_rows(b, BALANCE_ROWS_LOCK);
+	play_requests(b);
+	if (!same_postings(b))
+		return false;
+	update_counters(b, false);
+	return true;
+}
+
+/* Attempts of the careful path, ids first, before it takes rows first. */
+#define CAREFUL_ATTEMPTS 3
+
+/*
+ * The careful path: retries first (step 2), then decide on the locked
+ * counters.  Each attempt starts afresh: nothing of an attempt that was
+ * rolled back survives, its timestamps included; an id found posted stays
+ * posted.  An attempt fails only when a concurrent transaction posted one
+ * of the batch's ids (the next attempt's lookup finds it) or moved a
+ * balance near a limit between the unlocked read and the lock.  After
+ * CAREFUL_ATTEMPTS such failures the batch takes its rows first and
+ * inserts under them, which always decides, at the price of the one
+ * deadlock described in docs/ledger.md (Deadlocks).
+ */
+static void
+post_carefully(Batch *b)
+{
+	for (int attempt = 1;; attempt++)
+	{
+		for (int i = 0; i < b->n; i++)
+		{
+			b->items[i].result = b->items[i].initial_result;
+			b->items[i].created_at_isnull = true;
+		}
+		find_existing(b);
+		save_initial_results(b);
+		if (attempt > CAREFUL_ATTEMPTS)
+			break;
+		read_rows(b, BALANCE_ROWS_UNLOCKED);
+		play_requests(b);
+		if (in_subtransaction(b, claim_ids_then_post, NULL))
+			return;
+		elog(DEBUG1, "lexledger: careful batch attempt %d undone by a concurrent posting", attempt);
+	}
+
+	read_rows(b, BALANCE_ROWS_LOCK);
+	play_requests(b);
+	if (!insert_transfers(b, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("concurrent_duplicate: transfer ids of the batch were posted by concurrent transactions"),
+				 errhint("Retry the batch: transfers already posted are reported as 'exists'.")));
+	update_counters(b, false);
 }
 
 PG_FUNCTION_INFO_V1(lexledger_transfer_batch);
@@ -1136,31 +1215,17 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 
 	ledger_spi_connect();
 	read_requests(&b, PG_GETARG_ARRAYTYPE_P(0));
+	b.inserted = palloc0(sizeof(bool) * Max(b.n, 1));
 	read_accounts(&b);
 	save_initial_results(&b);
 	b.assume_funds = true;
 	play_requests(&b);
 	b.assume_funds = false;
 
-	if (!post_optimistically(&b))
-	{
-		/*
-		 * The careful path: retries first, then decide under the locks.
-		 * Nothing of the fast path survived its rollback, its timestamps
-		 * included.
-		 */
-		for (int i = 0; i < b.n; i++)
-		{
-			b.items[i].result = b.items[i].initial_result;
-			b.items[i].created_at_isnull = true;
-		}
-		find_existing(&b);
-		save_initial_results(&b);
-		lock_rows(&b);
-		play_requests(&b);
-		if (insert_transfers(&b, false) > 0)
-			update_counters(&b, false);
-	}
+	/* a failed request reusing a posted id needs the careful path's answer */
+	if (any_failed_id_posted(&b) ||
+		!in_subtransaction(&b, post_fast, is_careful_path_error))
+		post_carefully(&b);
 	emit_results(&b, rsinfo);
 	SPI_finish();
 	return (Datum) 0;
