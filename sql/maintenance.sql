@@ -13,6 +13,12 @@ SELECT slots FROM lexledger.open_account('EUR', name => 'wallet:EUR', debits_mus
 SELECT slots FROM lexledger.open_account('EUR', name => 'clearing:EUR', slots => 2);
 RESET lexledger.balance_slots;
 SELECT pg_temp.err($$SET lexledger.balance_slots = 65$$);
+-- lexledger.database_name must name a database (ALTER SYSTEM checks the
+-- value as a restart would, and writes nothing when it is refused)
+ALTER SYSTEM SET lexledger.database_name = '';
+ALTER SYSTEM SET lexledger.database_name = 'dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd';
+SELECT count(*) AS settings_written FROM pg_file_settings WHERE name = 'lexledger.database_name' AND sourcefile LIKE '%postgresql.auto.conf';
+ALTER SYSTEM RESET lexledger.database_name;
 
 -- record_verify() keeps a history of verify() runs
 SELECT problems, report, error FROM lexledger.record_verify();

@@ -17,6 +17,26 @@ int			lexledger_balance_slots = 16;
 
 void		_PG_init(void);
 
+/*
+ * A worker given no database, or a name longer than PostgreSQL keeps,
+ * would fail to connect and restart forever: refuse the setting instead.
+ */
+static bool
+check_database_name(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+	{
+		GUC_check_errdetail("lexledger.database_name must name the database the workers run in.");
+		return false;
+	}
+	if (strlen(*newval) >= NAMEDATALEN)
+	{
+		GUC_check_errdetail("A database name has at most %d bytes.", NAMEDATALEN - 1);
+		return false;
+	}
+	return true;
+}
+
 void
 _PG_init(void)
 {
@@ -42,7 +62,7 @@ _PG_init(void)
 							   "The extension must be installed there.",
 							   &lexledger_database_name, "postgres",
 							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
-							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+							   GUC_SUPERUSER_ONLY, check_database_name, NULL, NULL);
 	DefineCustomIntVariable("lexledger.expiry_naptime",
 							"How often the expiry worker looks for holds past their timeout.",
 							NULL, &lexledger_expiry_naptime, 1000, 10, 3600 * 1000,
