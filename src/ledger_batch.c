@@ -39,10 +39,7 @@
  * two postings deadlock.  The careful path keeps that order too: each
  * attempt (step 2, unlocked step 6, 4, then in a subtransaction 5, locked
  * 6, 4 again, 7) is kept only if the locked play posts exactly what it
- * inserted, and undone otherwise.  After CAREFUL_ATTEMPTS undone attempts
- * it locks first and inserts under the locks, which always decides but can
- * deadlock with a call posting one of its ids (see docs/ledger.md,
- * Deadlocks).
+ * inserted, and undone otherwise (see post_carefully).
  *
  * A request that fails gets its error code as result and changes nothing;
  * the others still post.
@@ -69,6 +66,9 @@
 
 /* Upper bound on one batch: keeps one call's memory and locks bounded. */
 #define BATCH_MAX_TRANSFERS 100000
+
+/* lexledger.batch_attempts */
+int			lexledger_batch_attempts = 8;
 
 /* Fields of lexledger.transfer_request. */
 enum
@@ -109,6 +109,8 @@ typedef struct Batch
 	HTAB	   *posted;			/* ids that post in this batch -> item */
 	bool		assume_funds;	/* first play: no counters known yet */
 	bool	   *inserted;		/* which requests the current attempt inserted */
+	bool		id_taken;		/* the attempt's insert met an id posted since
+								 * the lookup */
 } Batch;
 
 typedef struct PostedEntry
@@ -297,6 +299,8 @@ find_existing(Batch *b)
 			item->created_at_isnull = false;
 		}
 	}
+	hash_destroy(by_id);
+	SPI_freetuptable(SPI_tuptable);
 }
 
 static int
@@ -1142,7 +1146,8 @@ post_fast(Batch *b)
 static bool
 claim_ids_then_post(Batch *b)
 {
-	if (!insert_transfers(b, false))
+	b->id_taken = !insert_transfers(b, false);
+	if (b->id_taken)
 		return false;
 	read_rows(b, BALANCE_ROWS_LOCK);
 	play_requests(b);
@@ -1152,23 +1157,26 @@ claim_ids_then_post(Batch *b)
 	return true;
 }
 
-/* Attempts of the careful path, ids first, before it takes rows first. */
-#define CAREFUL_ATTEMPTS 3
-
 /*
  * The careful path: retries first (step 2), then decide on the locked
- * counters.  Each attempt starts afresh: nothing of an attempt that was
- * rolled back survives, its timestamps included; an id found posted stays
- * posted.  An attempt fails only when a concurrent transaction posted one
- * of the batch's ids (the next attempt's lookup finds it) or moved a
- * balance near a limit between the unlocked read and the lock.  After
- * CAREFUL_ATTEMPTS such failures the batch takes its rows first and
- * inserts under them, which always decides, at the price of the one
- * deadlock described in docs/ledger.md (Deadlocks).
+ * counters, in attempts (claim_ids_then_post) until one is kept.  Each
+ * attempt starts afresh: nothing of an attempt that was rolled back
+ * survives, its timestamps included; an id found posted stays posted.  An
+ * attempt is undone when a concurrent transaction posted one of the
+ * batch's ids since the lookup (the next lookup finds it, so this happens
+ * at most once per id), or changed a balance between the unlocked read and
+ * the lock so that other requests post.  The batch never takes its rows
+ * before its ids, even after many attempts: a call waiting for one of its
+ * ids, released by an undone attempt, could then deadlock with it.  When
+ * balances keep moving, it gives up after lexledger.batch_attempts
+ * attempts with a serialization failure, which the caller retries.
  */
 static void
 post_carefully(Batch *b)
 {
+	int			moved = 0,
+				taken = 0;
+
 	for (int attempt = 1;; attempt++)
 	{
 		for (int i = 0; i < b->n; i++)
@@ -1178,23 +1186,28 @@ post_carefully(Batch *b)
 		}
 		find_existing(b);
 		save_initial_results(b);
-		if (attempt > CAREFUL_ATTEMPTS)
-			break;
 		read_rows(b, BALANCE_ROWS_UNLOCKED);
 		play_requests(b);
 		if (in_subtransaction(b, claim_ids_then_post, NULL))
 			return;
-		elog(DEBUG1, "lexledger: careful batch attempt %d undone by a concurrent posting", attempt);
+		if (b->id_taken)
+			taken++;
+		else
+			moved++;
+		elog(DEBUG1, "lexledger: careful batch attempt %d undone: %s", attempt,
+			 b->id_taken ? "a concurrent transaction posted one of its ids"
+			 : "a concurrent transaction changed a balance it relied on");
+		/* "taken" can pass the number of ids only if a lookup misses a posted id */
+		if (moved >= lexledger_batch_attempts || taken > b->n)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg_plural("batch_contended: concurrent transactions undid %d attempt of this batch",
+								   "batch_contended: concurrent transactions undid %d attempts of this batch",
+								   attempt, attempt),
+					 errdetail("%d attempts were undone by changes to the balances the batch decides on, %d by transfer ids posted meanwhile.",
+							   moved, taken),
+					 errhint("Retry the batch. lexledger.batch_attempts sets how many attempts balance changes may undo.")));
 	}
-
-	read_rows(b, BALANCE_ROWS_LOCK);
-	play_requests(b);
-	if (!insert_transfers(b, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("concurrent_duplicate: transfer ids of the batch were posted by concurrent transactions"),
-				 errhint("Retry the batch: transfers already posted are reported as 'exists'.")));
-	update_counters(b, false);
 }
 
 PG_FUNCTION_INFO_V1(lexledger_transfer_batch);

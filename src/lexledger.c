@@ -71,6 +71,13 @@ _PG_init(void)
 							"Most holds the expiry worker releases in one transaction.",
 							NULL, &lexledger_expiry_batch, 1000, 1, 100000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lexledger.batch_attempts",
+							"Most attempts of a batch's careful path that concurrent balance changes may undo.",
+							"The call then fails with batch_contended (40001), to be retried. "
+							"Attempts undone because a concurrent transaction posted one of the "
+							"batch's ids do not count.",
+							&lexledger_batch_attempts, 8, 1, 1000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("lexledger.debug_freeze_id_clock",
 							 "Stops the clock new_id() reads in this session (for tests).",
 							 "Ids stay strictly increasing: they borrow from later "

@@ -11,4 +11,7 @@
 /* ledger_id.c */
 extern bool lexledger_debug_freeze_id_clock;
 
+/* ledger_batch.c */
+extern int	lexledger_batch_attempts;
+
 #endif							/* LEXLEDGER_H */

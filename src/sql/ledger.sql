@@ -24,7 +24,7 @@ INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('invalid_transfer',            'LX130', 'a transfer request is incomplete or malformed'),
   ('transfer_not_found',          'LX131', 'no transfer of the account has this id (a statement page''s after_transfer_id)'),
   ('invalid_max_rows',            '2201W', 'a statement page needs max_rows of at least 1 (or null)'),
-  ('concurrent_duplicate',        '40001', 'a transfer id was posted by a concurrent transaction; retry the call'),
+  ('batch_contended',             '40001', 'concurrent transactions kept changing the balances a batch decides on; retry the call'),
   ('linked_event_failed',         NULL,    'transfer_batch result: another request of its linked chain failed, so this one was not posted'),
   ('linked_event_chain_open',     NULL,    'transfer_batch result: the batch ended inside a linked chain, so the chain was not posted'),
   ('transfer_immutable',          'LX150', 'posted transfers are never updated or deleted'),
