@@ -233,6 +233,28 @@ uuid_array(Batch *b, bool (*want) (const BatchItem *), int *count)
 	return PointerGetDatum(construct_array(elems, k, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 }
 
+/*
+ * The result of a request whose id exists with another "field": a
+ * constant, so that it outlives the careful attempt that found it.
+ */
+static const char *
+exists_with_different(const char *field)
+{
+	static const char *const results[] = {
+		"exists_with_different_kind", "exists_with_different_pending_id",
+		"exists_with_different_debit_account_id", "exists_with_different_credit_account_id",
+		"exists_with_different_amount", "exists_with_different_code",
+		"exists_with_different_reference", "exists_with_different_timeout",
+	};
+	const size_t prefix = strlen("exists_with_different_");
+
+	for (int i = 0; i < lengthof(results); i++)
+		if (strcmp(results[i] + prefix, field) == 0)
+			return results[i];
+	elog(ERROR, "lexledger: unexpected transfer field \"%s\"", field);
+	pg_unreachable();
+}
+
 static bool
 has_id(const BatchItem *item)
 {
@@ -290,7 +312,7 @@ find_existing(Batch *b)
 		tup = SPI_tuptable->vals[e->item];
 		field = ledger_first_difference(&item->t, tup, SPI_tuptable->tupdesc);
 		if (field != NULL)
-			item->result = psprintf("exists_with_different_%s", field);
+			item->result = exists_with_different(field);
 		else
 		{
 			item->exists = true;	/* its result is set in step 4 */
@@ -557,7 +579,7 @@ play_one(Batch *b, BatchItem *item)
 		const char *field = ledger_rows_difference(&b->items[e->item].t, &item->t);
 
 		if (field != NULL)
-			return psprintf("exists_with_different_%s", field);
+			return exists_with_different(field);
 		item->duplicate_of = e->item;
 		return NULL;
 	}
@@ -1174,11 +1196,23 @@ claim_ids_then_post(Batch *b)
 static void
 post_carefully(Batch *b)
 {
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext attempt_cxt = AllocSetContextCreate(outer, "lexledger careful batch attempt",
+													  ALLOCSET_DEFAULT_SIZES);
 	int			moved = 0,
 				taken = 0;
 
 	for (int attempt = 1;; attempt++)
 	{
+		/*
+		 * What an attempt allocates goes with it, so that a call undone many
+		 * times holds one attempt's memory, not all of them.  What outlives
+		 * an attempt (answers, timestamps, accounts) is constant or outer.
+		 */
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(attempt_cxt);
+		b->posted = NULL;
+		MemoryContextSwitchTo(attempt_cxt);
 		for (int i = 0; i < b->n; i++)
 		{
 			b->items[i].result = b->items[i].initial_result;
@@ -1189,7 +1223,10 @@ post_carefully(Batch *b)
 		read_rows(b, BALANCE_ROWS_UNLOCKED);
 		play_requests(b);
 		if (in_subtransaction(b, claim_ids_then_post, NULL))
+		{
+			MemoryContextSwitchTo(outer);
 			return;
+		}
 		if (b->id_taken)
 			taken++;
 		else
