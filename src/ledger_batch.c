@@ -1196,23 +1196,23 @@ claim_ids_then_post(Batch *b)
 static void
 post_carefully(Batch *b)
 {
-	MemoryContext outer = CurrentMemoryContext;
-	MemoryContext attempt_cxt = AllocSetContextCreate(outer, "lexledger careful batch attempt",
-													  ALLOCSET_DEFAULT_SIZES);
 	int			moved = 0,
 				taken = 0;
 
 	for (int attempt = 1;; attempt++)
 	{
+		bool		kept;
+
 		/*
-		 * What an attempt allocates goes with it, so that a call undone many
-		 * times holds one attempt's memory, not all of them.  What outlives
-		 * an attempt (answers, timestamps, accounts) is constant or outer.
+		 * Each attempt runs in an SPI connection of its own, whose memory
+		 * SPI_finish frees (every SPI call returns to the connection's
+		 * memory, so a context of our own would not hold it): a call undone
+		 * many times holds one attempt's memory, not all of them.  What
+		 * outlives an attempt (answers, timestamps, counters) is constant
+		 * or lives in the batch's own arrays.
 		 */
-		MemoryContextSwitchTo(outer);
-		MemoryContextReset(attempt_cxt);
+		ledger_spi_connect();
 		b->posted = NULL;
-		MemoryContextSwitchTo(attempt_cxt);
 		for (int i = 0; i < b->n; i++)
 		{
 			b->items[i].result = b->items[i].initial_result;
@@ -1222,11 +1222,11 @@ post_carefully(Batch *b)
 		save_initial_results(b);
 		read_rows(b, BALANCE_ROWS_UNLOCKED);
 		play_requests(b);
-		if (in_subtransaction(b, claim_ids_then_post, NULL))
-		{
-			MemoryContextSwitchTo(outer);
+		kept = in_subtransaction(b, claim_ids_then_post, NULL);
+		b->posted = NULL;
+		SPI_finish();
+		if (kept)
 			return;
-		}
 		if (b->id_taken)
 			taken++;
 		else
@@ -1234,8 +1234,10 @@ post_carefully(Batch *b)
 		elog(DEBUG1, "lexledger: careful batch attempt %d undone: %s", attempt,
 			 b->id_taken ? "a concurrent transaction posted one of its ids"
 			 : "a concurrent transaction changed a balance it relied on");
-		/* "taken" can pass the number of ids only if a lookup misses a posted id */
-		if (moved >= lexledger_batch_attempts || taken > b->n)
+		/* each id can be taken once: the next lookup finds it */
+		if (taken > b->n)
+			elog(ERROR, "lexledger: batch attempts keep meeting ids the lookup does not find");
+		if (moved >= lexledger_batch_attempts)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg_plural("batch_contended: concurrent transactions undid %d attempt of this batch",

@@ -76,7 +76,7 @@ _PG_init(void)
 							"The call then fails with batch_contended (40001), to be retried. "
 							"Attempts undone because a concurrent transaction posted one of the "
 							"batch's ids do not count.",
-							&lexledger_batch_attempts, 8, 1, 1000,
+							&lexledger_batch_attempts, 8, 1, 100,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("lexledger.debug_freeze_id_clock",
 							 "Stops the clock new_id() reads in this session (for tests).",

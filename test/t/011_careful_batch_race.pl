@@ -74,7 +74,7 @@ is($node->safe_psql('postgres', q{
 	'0', 'every wallet transfer posted was answered ok by a batch');
 ok($node->safe_psql('postgres', q{SELECT count(*) FROM batch_answer WHERE result = 'ok'}) > 0,
 	'batches posted pool transfers');
-my $undone = () = slurp_file($node->logfile) =~ /careful batch attempt \d undone/g;
+my $undone = () = slurp_file($node->logfile) =~ /careful batch attempt \d+ undone/g;
 ok($undone > 0, "concurrent postings undid careful attempts, which decided again ($undone times)");
 ledger_is_healthy($node);
 

@@ -1,0 +1,88 @@
+# A batch on its careful path whose attempts concurrent transactions undo
+# again and again keeps the memory of one attempt, not of all of them: each
+# attempt runs in an SPI connection of its own, freed when it ends.  A
+# second session flips the balance of a wallet the batch spends from while
+# the batch waits for the wallet's row, so that every locked play posts
+# other requests than the unlocked read foresaw; each time, it has the
+# waiting batch log its memory contexts.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LexLedger::Test qw(new_lexledger_node ledger_is_healthy);
+
+my $node = new_lexledger_node('attempts');
+$node->safe_psql('postgres', q{
+	SELECT lexledger.open_account('USD', 'house', name => 'house', slots => 1);
+	SELECT lexledger.open_account('USD', name => 'w', debits_must_not_exceed_credits => true);
+	SELECT lexledger.open_account('USD', name => 'u1');
+	SELECT lexledger.open_account('USD', name => 'u2');
+	SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', 3, 4, '1.00 USD');
+	-- true once session "pid" waits for the caller, false after 60 s
+	CREATE FUNCTION waits_for_me(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
+	BEGIN
+	  FOR i IN 1 .. 6000 LOOP
+	    IF pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()] THEN RETURN true; END IF;
+	    PERFORM pg_sleep(0.01);
+	  END LOOP;
+	  RETURN false;
+	END $$;
+});
+
+# 20,000 new transfers between u1 and u2, the retry that sends the batch
+# down its careful path, and 1.00 from w (account 2) to the house, which
+# posts only when w holds 1.00
+my $batch = q{
+SELECT result, count(*) FROM lexledger.transfer_batch(
+  ARRAY[ROW('00000000-0000-0000-0000-000000000001', 3, 4, '1.00 USD', 0, NULL, false, NULL, false)::lexledger.transfer_request,
+        ROW(gen_random_uuid(), 2, 1, '1.00 USD', 0, NULL, false, NULL, false)::lexledger.transfer_request]
+  || (SELECT array_agg(ROW(gen_random_uuid(), 3, 4, '0.01 USD', 0, '{"note": "a reference of modest size"}', false, NULL, false)::lexledger.transfer_request)
+        FROM generate_series(1, 20000))) GROUP BY result ORDER BY result};
+my ($out, $err) = ('', '');
+my $h = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'),
+	  '-c', "SET application_name = 'careful_batch'", '-c', 'SET lexledger.batch_attempts = 100',
+	  '-c', $batch ],
+	'>', \$out, '2>', \$err);
+
+my $pid;
+foreach (1 .. 600)
+{
+	$pid = $node->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity WHERE application_name = 'careful_batch' AND query LIKE '%transfer_batch%'});
+	last if $pid ne '';
+	usleep(50_000);
+}
+ok($pid ne '', 'the batch runs');
+
+# flip w between 0.00 and 1.00, each time while the batch waits for its row
+my $flips = 0;
+foreach my $i (1 .. 5)
+{
+	my ($debit, $credit) = $i % 2 ? (1, 2) : (2, 1);
+	my $waited = $node->safe_psql('postgres', qq{
+		BEGIN;
+		SELECT 1 FROM lexledger.transfer(gen_random_uuid(), $debit, $credit, '1.00 USD');
+		SELECT waits_for_me($pid);
+		SELECT pg_log_backend_memory_contexts($pid);
+		SELECT pg_sleep(0.3);
+		COMMIT;});
+	$flips++ if $waited =~ /^1\nt\nt/;
+}
+$h->finish;
+chomp $out;
+is($flips, 5, 'the batch waited for each of the five flips');
+# after five flips w holds 1.00, so its request posts too
+is($out, "exists|1\nok|20001", 'the batch posted its 20,001 transfers once its last attempt stood');
+
+my @totals = map { /Grand total: (\d+) bytes/ ? $1 : () }
+  grep { /\[$pid\]/ } split /\n/, slurp_file($node->logfile);
+is(scalar @totals, 5, 'the batch logged its memory five times');
+my ($low, $high) = (sort { $a <=> $b } @totals)[ 0, -1 ];
+cmp_ok($high - $low, '<', 2 * 1024 * 1024,
+	"its memory did not grow from attempt to attempt ($low to $high bytes)");
+ledger_is_healthy($node);
+
+$node->stop;
+done_testing();
