@@ -13,6 +13,11 @@ SELECT slots FROM lexledger.open_account('EUR', name => 'wallet:EUR', debits_mus
 SELECT slots FROM lexledger.open_account('EUR', name => 'clearing:EUR', slots => 2);
 RESET lexledger.balance_slots;
 SELECT pg_temp.err($$SET lexledger.balance_slots = 65$$);
+-- lexledger.batch_attempts bounds the careful path's attempts that balance
+-- changes undo (ledger-batch-attempts.spec shows it at 1)
+SHOW lexledger.batch_attempts;
+SELECT pg_temp.err($$SET lexledger.batch_attempts = 0$$);
+SELECT pg_temp.err($$SET lexledger.batch_attempts = 101$$);
 -- lexledger.database_name must name a database (ALTER SYSTEM checks the
 -- value as a restart would, and writes nothing when it is refused)
 ALTER SYSTEM SET lexledger.database_name = '';
