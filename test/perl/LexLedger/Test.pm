@@ -10,12 +10,14 @@ use Test::More ();
 our @EXPORT_OK = qw(new_lexledger_node ledger_is_healthy);
 
 # A fresh node with lexledger preloaded and installed in database postgres.
-# Extra configuration lines may be given.
+# Extra configuration lines may be given, after an optional hash of
+# PostgreSQL::Test::Cluster::init's parameters (such as allows_streaming).
 sub new_lexledger_node
 {
 	my ($name, @conf) = @_;
+	my %init = ref $conf[0] eq 'HASH' ? %{ shift @conf } : ();
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%init);
 	$node->append_conf('postgresql.conf', join("\n",
 		"shared_preload_libraries = 'lexledger'",
 		"lexledger.database_name = 'postgres'",
