@@ -74,6 +74,12 @@ is($standby->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '
 is($standby->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'"),
 	'0', 'no expiry worker runs on the replica');
+# the promoted worker makes its first round at once and then sleeps an
+# hour too: the hold must be due before the promotion
+ok($primary->poll_query_until('postgres', q{
+	SELECT expires_at < clock_timestamp() FROM lexledger.hold
+	 WHERE id = 'b0000000-0000-0000-0000-000000000001'}),
+	'the short hold is past its timeout');
 is($primary->safe_psql('postgres', q{
 	SELECT status FROM lexledger.hold WHERE id = 'b0000000-0000-0000-0000-000000000001'}),
 	'pending', "the timed-out hold is still pending: the primary's worker sleeps");
