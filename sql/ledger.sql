@@ -380,3 +380,25 @@ SELECT transfer_id, debit, credit, balance,
 SELECT s.transfer_id, b.posted_balance
   FROM lexledger.statement(:fresh, NULL, NULL) s, lexledger.balance(:fresh, s.created_at) b
  ORDER BY s.created_at;
+
+-- An amount made while a create_unit that was rolled back was in effect
+-- keeps that unit's decimals (a constant in a prepared statement). Once the
+-- code is registered with other decimals, it does not post: 1.500 would
+-- otherwise post as 1,500 minor units of a unit without decimals.
+BEGIN;
+SELECT code FROM lexledger.create_unit('STALE', 3);
+PREPARE stale_amount AS SELECT '1.500 STALE'::lexledger.amount AS a;
+ROLLBACK;
+SELECT code FROM lexledger.create_unit('STALE', 0);
+CREATE TEMP TABLE stale AS EXECUTE stale_amount;
+DEALLOCATE stale_amount;
+SELECT id AS stale_from FROM lexledger.open_account('STALE', 'quota', name => 'stale:from') \gset
+SELECT id AS stale_to FROM lexledger.open_account('STALE', name => 'stale:to') \gset
+SELECT pg_temp.err(format($$SELECT lexledger.transfer('00000000-0000-0000-0000-0000000005a1', %s, %s, a) FROM stale$$,
+                          :stale_from, :stale_to));
+SELECT r.ordinal, r.result
+  FROM lexledger.transfer_batch((
+    SELECT ARRAY[ROW('00000000-0000-0000-0000-0000000005a2', :stale_from, :stale_to, a, 0, NULL, false, NULL, false),
+                 ROW('00000000-0000-0000-0000-0000000005a3', :stale_from, :stale_to, '2 STALE', 0, NULL, false, NULL, false)]
+             ::lexledger.transfer_request[] FROM stale)) r;
+SELECT posted_balance FROM lexledger.balance(:stale_to);

@@ -54,6 +54,17 @@ amount_same_currency(const Amount *a, const Amount *b)
 extern int	currency_scale(const char *code);
 
 /*
+ * Whether a's decimals are those its currency has now: false only for a
+ * value made while a create_unit that was then rolled back was in effect
+ * (see amount_same_currency), which must not post at another size.
+ */
+static inline bool
+amount_scale_is_current(const Amount *a)
+{
+	return currency_scale(a->code) == a->scale;
+}
+
+/*
  * Raises currency_mismatch unless a and b share a currency; "what" names the
  * operation for the message (e.g. "add").
  */

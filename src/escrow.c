@@ -259,11 +259,19 @@ resolve_hold(FunctionCallInfo fcinfo, MemoryContext caller_cxt, TransferRow *t,
 		return fcinfo ? ledger_result_tuple(fcinfo, caller_cxt, tuple, tupdesc) : (Datum) 0;
 	}
 
-	if (!amount_same_currency(&t->amount, &hold.amount))
+	if (strcmp(t->amount.code, hold.amount.code) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_LX_CURRENCY_MISMATCH),
 				 errmsg("currency_mismatch: hold %s is in %s, the amount is in %s",
 						uuid_to_cstring(&t->pending_id), hold.amount.code, t->amount.code)));
+	if (!amount_same_currency(&t->amount, &hold.amount))
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_CURRENCY_MISMATCH),
+				 errmsg("currency_mismatch: hold %s is in %s with %d decimals, the amount has %d",
+						uuid_to_cstring(&t->pending_id), hold.amount.code, hold.amount.scale,
+						t->amount.scale),
+				 errdetail("The amount was made while a create_unit of %s that was rolled back was in effect.",
+						   t->amount.code)));
 	if (t->amount.units <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_LX_AMOUNT_MUST_BE_POSITIVE),

@@ -215,6 +215,19 @@ require_currency(const LedgerAccount *account, const Amount *amount)
 						account->id, account->code, amount->code)));
 }
 
+/* The amount's decimals must be its currency's, or it would post at another size. */
+static void
+require_current_scale(const Amount *amount)
+{
+	if (!amount_scale_is_current(amount))
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_CURRENCY_MISMATCH),
+				 errmsg("currency_mismatch: the amount is in %s with %d decimals, but %s has %d",
+						amount->code, amount->scale, amount->code, currency_scale(amount->code)),
+				 errdetail("It was made while a create_unit of %s that was rolled back was in effect.",
+						   amount->code)));
+}
+
 /*
  * The transfer's two accounts, which must exist and hold the amount's
  * currency: both are looked up before either currency is compared, the
@@ -227,6 +240,7 @@ ledger_accounts_for_transfer(const TransferRow *t, LedgerAccount *debit, LedgerA
 	require_account(t->credit_account_id, credit);
 	require_currency(debit, &t->amount);
 	require_currency(credit, &t->amount);
+	require_current_scale(&t->amount);
 }
 
 /*

@@ -402,7 +402,8 @@ read_accounts(Batch *b)
 		if (!d->found || !c->found)
 			item_fails(item, "account_not_found");
 		else if (strncmp(d->meta.code, item->t.amount.code, sizeof(d->meta.code)) != 0 ||
-				 strncmp(c->meta.code, item->t.amount.code, sizeof(c->meta.code)) != 0)
+				 strncmp(c->meta.code, item->t.amount.code, sizeof(c->meta.code)) != 0 ||
+				 !amount_scale_is_current(&item->t.amount))
 			item_fails(item, "currency_mismatch");
 	}
 }
