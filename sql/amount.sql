@@ -175,6 +175,26 @@ ORDER BY id;
 ANALYZE wallet;
 EXPLAIN (COSTS OFF) SELECT * FROM wallet WHERE balance < '5.00 USD';
 
+-- Whether executing it raises depends on the plan: an index scan compares
+-- only the rows it walks in btree order (EUR sorts first, and the walk
+-- stops at the first row that fails), a sequential scan every row. A
+-- currency filter does not make '<' safe; comparing minor units does.
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM wallet WHERE balance < '0.00 EUR';
+SELECT pg_temp.try($$SELECT id FROM wallet WHERE balance < '0.00 EUR'$$) AS index_scan_eur;
+SELECT pg_temp.try($$SELECT id FROM wallet WHERE balance < '5.00 USD'$$) AS index_scan_usd;
+SELECT pg_temp.try($$SELECT id FROM wallet WHERE currency(balance) = 'USD' AND balance < '5.00 USD'$$) AS with_filter;
+SELECT id FROM wallet WHERE currency(balance) = 'USD' AND minor_units(balance) < 500 ORDER BY id;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT pg_temp.try($$SELECT id FROM wallet WHERE balance < '0.00 EUR'$$) AS seq_scan_eur;
+SELECT id FROM wallet WHERE currency(balance) = 'USD' AND minor_units(balance) < 500 ORDER BY id;
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+
 -- Hashing is consistent with =.
 SELECT amount_hash('1 USD') = amount_hash('1.00 USD') AS same_hash,
        amount_hash('1 USD') = amount_hash('1 EUR') AS other_currency_hash,
