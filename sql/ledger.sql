@@ -27,6 +27,13 @@ SELECT pg_temp.err($$SELECT lexledger.open_account('USD', debits_must_not_exceed
 SELECT pg_temp.err($$SELECT lexledger.open_account('USD', debits_must_not_exceed_credits => true, slots => 4)$$);
 SELECT pg_temp.err($$SELECT lexledger.open_account('USD', slots => 0)$$);
 SELECT pg_temp.err($$SELECT lexledger.open_account(NULL)$$);
+-- an account's terms never change, not even for a superuser; its name,
+-- owner and metadata may
+SELECT pg_temp.err(format($$UPDATE lexledger.account SET debits_must_not_exceed_credits = false WHERE id = %s$$, :bob));
+SELECT pg_temp.err(format($$UPDATE lexledger.account SET currency = 'EUR' WHERE id = %s$$, :bob));
+SELECT pg_temp.err(format($$UPDATE lexledger.account SET slots = 2, kind = 'house' WHERE id = %s$$, :house));
+SELECT pg_temp.err(format($$UPDATE lexledger.account SET currency = currency, owner = 'robert', metadata = '{"vip": true}' WHERE id = %s$$, :bob));
+SELECT owner, metadata, currency, debits_must_not_exceed_credits FROM lexledger.account WHERE id = :bob;
 
 -- Transfers -----------------------------------------------------------------
 -- fund alice from the house

@@ -28,6 +28,7 @@ INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('linked_event_failed',         NULL,    'transfer_batch result: another request of its linked chain failed, so this one was not posted'),
   ('linked_event_chain_open',     NULL,    'transfer_batch result: the batch ended inside a linked chain, so the chain was not posted'),
   ('transfer_immutable',          'LX150', 'posted transfers are never updated or deleted'),
+  ('account_immutable',           'LX151', 'an account''s id, currency, kind, flags and slots never change after opening'),
   ('ledger_corrupted',            'XX001', 'the tables disagree in a way lexledger''s functions never leave them (changed outside them); run verify()');
 
 CREATE TYPE lexledger.account_kind AS ENUM (
@@ -73,6 +74,35 @@ COMMENT ON COLUMN lexledger.account.metadata IS 'Free JSON of the application; l
 COMMENT ON COLUMN lexledger.account.created_at IS 'When the account was opened.';
 COMMENT ON COLUMN lexledger.account.closed_at IS
   'When close_account closed it (null while open). The flag that postings check is lexledger.account_balance.closed.';
+
+-- The fixed part of an account is cached by every backend for its life
+-- (src/ledger_account.c) and decides how its transfers posted: changing it
+-- would make sessions disagree and the history wrong. Refused to everyone;
+-- a superuser repairing a ledger can disable the trigger, deliberately.
+CREATE FUNCTION lexledger.refuse_account_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF (NEW.id, NEW.currency, NEW.kind, NEW.debits_must_not_exceed_credits,
+      NEW.credits_must_not_exceed_debits, NEW.slots)
+     IS DISTINCT FROM (OLD.id, OLD.currency, OLD.kind, OLD.debits_must_not_exceed_credits,
+                       OLD.credits_must_not_exceed_debits, OLD.slots) THEN
+    RAISE EXCEPTION 'account_immutable: the id, currency, kind, flags and slots of account % never change', OLD.id
+      USING ERRCODE = 'LX151',
+            DETAIL = 'Its transfers posted under them, and every session caches them.',
+            HINT = 'Open a new account for other terms; name, owner and metadata may be updated.';
+  END IF;
+  RETURN NEW;
+END $$;
+COMMENT ON FUNCTION lexledger.refuse_account_change() IS
+  'Trigger function: refuses an UPDATE of an account''s id, currency, kind, flags or slots with account_immutable.';
+
+CREATE TRIGGER account_terms_never_change
+  BEFORE UPDATE OF id, currency, kind, debits_must_not_exceed_credits, credits_must_not_exceed_debits, slots
+  ON lexledger.account
+  FOR EACH ROW EXECUTE FUNCTION lexledger.refuse_account_change();
+COMMENT ON TRIGGER account_terms_never_change ON lexledger.account IS
+  'An account''s id, currency, kind, flags and slots never change after opening.';
 
 -- Balance counters in minor units of the account's currency.  An account
 -- without a balance limit has several slot rows: each backend adds to its

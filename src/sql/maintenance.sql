@@ -3,6 +3,7 @@
 
 INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('pg_cron_missing', '55000', 'schedule_maintenance() needs pg_cron installed in this database'),
+  ('invalid_schedule', '22023', 'schedule_maintenance() takes a cron schedule that pg_cron accepts, not null'),
   ('worker_status_not_visible', '42501', 'worker_status() needs the privileges of pg_read_all_stats to see the workers');
 
 CREATE TABLE lexledger.verify_run (
@@ -71,9 +72,22 @@ BEGIN
       USING ERRCODE = '55000',
             HINT = 'CREATE EXTENSION pg_cron (with cron.database_name set to this database), then call this again.';
   END IF;
+  IF verify_schedule IS NULL THEN
+    RAISE EXCEPTION 'invalid_schedule: the schedule is null'
+      USING ERRCODE = '22023',
+            HINT = 'Pass a cron schedule such as ''17 3 * * *'', or leave the argument out for that default.';
+  END IF;
   -- cron.schedule(name, ...) replaces a job of the same name: idempotent.
-  EXECUTE 'SELECT cron.schedule($1, $2, $3)'
-    USING 'lexledger-verify', verify_schedule, 'SELECT lexledger.record_verify()';
+  -- pg_cron refuses a malformed schedule with 22023 and its own words.
+  BEGIN
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+      USING 'lexledger-verify', verify_schedule, 'SELECT lexledger.record_verify()';
+  EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE EXCEPTION 'invalid_schedule: pg_cron refuses the schedule %', pg_catalog.quote_literal(verify_schedule)
+      USING ERRCODE = '22023',
+            DETAIL = 'pg_cron: ' || SQLERRM,
+            HINT = 'Five cron fields (minute hour day-of-month month day-of-week), e.g. ''17 3 * * *''.';
+  END;
   RETURN QUERY SELECT 'lexledger-verify'::text, verify_schedule;
 END $$;
 COMMENT ON FUNCTION lexledger.schedule_maintenance(text) IS

@@ -86,6 +86,16 @@ is($node->safe_psql('postgres', q{SELECT job || ' ' || schedule FROM lexledger.s
 $node->safe_psql('postgres', q{SELECT lexledger.schedule_maintenance('* * * * *')});
 is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job WHERE jobname = 'lexledger-verify'}),
 	'1', 'registering twice keeps one job');
+# a null or malformed schedule is refused with invalid_schedule, and the
+# job keeps its schedule
+for my $bad ('NULL', q{'not a schedule'}, q{''})
+{
+	my ($ret, $stdout, $stderr) = $node->psql('postgres',
+		"SELECT * FROM lexledger.schedule_maintenance($bad)", extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($stderr, qr/ERROR:  22023: invalid_schedule: /, "schedule_maintenance($bad) fails with invalid_schedule");
+}
+is($node->safe_psql('postgres', q{SELECT schedule FROM cron.job WHERE jobname = 'lexledger-verify'}),
+	'* * * * *', 'the refused schedules left the job as it was');
 # lexledger in a database without pg_cron: scheduled from pg_cron's, as
 # operations.md shows
 $node->safe_psql('postgres', 'CREATE DATABASE ledgerdb');
