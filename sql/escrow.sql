@@ -172,13 +172,7 @@ RESET TimeZone;
 
 -- An amount with the decimals of a create_unit that was rolled back (see
 -- the same test in ledger.sql) is held by no hold and captures none.
-BEGIN;
-SELECT code FROM lexledger.create_unit('STALE', 3);
-PREPARE stale_amount AS SELECT '1.500 STALE'::lexledger.amount AS a;
-ROLLBACK;
-SELECT code FROM lexledger.create_unit('STALE', 0);
-CREATE TEMP TABLE stale AS EXECUTE stale_amount;
-DEALLOCATE stale_amount;
+\i test/sql/stale_amount.sql
 SELECT id AS stale_house FROM lexledger.open_account('STALE', 'quota', name => 'stale:house') \gset
 SELECT id AS stale_user FROM lexledger.open_account('STALE', name => 'stale:user') \gset
 SELECT pg_temp.err(format($$SELECT lexledger.hold('10000000-0000-0000-0000-0000000005a1', %s, %s, a) FROM stale$$,

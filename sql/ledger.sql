@@ -392,13 +392,7 @@ SELECT s.transfer_id, b.posted_balance
 -- keeps that unit's decimals (a constant in a prepared statement). Once the
 -- code is registered with other decimals, it does not post: 1.500 would
 -- otherwise post as 1,500 minor units of a unit without decimals.
-BEGIN;
-SELECT code FROM lexledger.create_unit('STALE', 3);
-PREPARE stale_amount AS SELECT '1.500 STALE'::lexledger.amount AS a;
-ROLLBACK;
-SELECT code FROM lexledger.create_unit('STALE', 0);
-CREATE TEMP TABLE stale AS EXECUTE stale_amount;
-DEALLOCATE stale_amount;
+\i test/sql/stale_amount.sql
 SELECT id AS stale_from FROM lexledger.open_account('STALE', 'quota', name => 'stale:from') \gset
 SELECT id AS stale_to FROM lexledger.open_account('STALE', name => 'stale:to') \gset
 SELECT pg_temp.err(format($$SELECT lexledger.transfer('00000000-0000-0000-0000-0000000005a1', %s, %s, a) FROM stale$$,
