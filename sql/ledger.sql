@@ -227,6 +227,32 @@ SELECT c.n, r.ordinal, r.result FROM (VALUES
             ROW('00000000-0000-0000-0000-0000000000e2', :house, :house, '0.01 USD', 0, NULL, false, NULL, false)]::lexledger.transfer_request[])
   ) c(n, reqs), LATERAL lexledger.transfer_batch(c.reqs) r ORDER BY 1, 2;
 ROLLBACK;
+-- a chain's request that repeats a request posted earlier in the same
+-- batch, before the chain, is a retry of it: when the chain fails, it
+-- answers exists (exists_with_different_<field> if it differs) whether the
+-- play reached it or not, and posts nothing twice
+BEGIN;
+SELECT ordinal, result FROM lexledger.transfer_batch(ARRAY[
+    -- 1: posts
+    ROW('00000000-0000-0000-0000-0000000007a1', :house, :bob, '0.01 USD', 0, NULL, false, NULL, false),
+    -- 2-4: a chain that fails at its last request; 2 repeats 1
+    ROW('00000000-0000-0000-0000-0000000007a1', :house, :bob, '0.01 USD', 0, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000007a2', :house, :bob, '0.02 USD', 0, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000007a3', :house, :house, '0.01 USD', 0, NULL, false, NULL, false),
+    -- 5-8: a chain that fails at its first request: 6 repeats 1, 7 repeats
+    -- 1 with another amount, 8 is new; the play reaches none of them
+    ROW('00000000-0000-0000-0000-0000000007a4', :house, 999999, '0.01 USD', 0, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000007a1', :house, :bob, '0.01 USD', 0, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000007a1', :house, :bob, '0.05 USD', 0, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000007a5', :house, :bob, '0.01 USD', 0, NULL, false, NULL, false),
+    -- 9-11: a chain left open at the end of the batch; 10 repeats 1, 11
+    -- repeats 9, which shares the chain's fate
+    ROW('00000000-0000-0000-0000-0000000007a6', :house, :bob, '0.01 USD', 0, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000007a1', :house, :bob, '0.01 USD', 0, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000007a6', :house, :bob, '0.01 USD', 0, NULL, false, NULL, true)
+  ]::lexledger.transfer_request[]);
+SELECT id, amount FROM lexledger.transfer WHERE id::text LIKE '00000000-0000-0000-0000-0000000007a%' ORDER BY id;
+ROLLBACK;
 SELECT count(*) AS null_batch FROM lexledger.transfer_batch(NULL);
 -- at most 100,000 requests per call
 SELECT pg_temp.err($$SELECT count(*) FROM lexledger.transfer_batch(array_fill(NULL::lexledger.transfer_request, ARRAY[100001]))$$);

@@ -641,9 +641,33 @@ unplay_one(Batch *b, BatchItem *item)
 }
 
 /*
+ * What a request of a failed chain answers when it was not the one that
+ * failed: the chain's code, unless an earlier request of this batch,
+ * outside the chain, posted its id.  Then it is a retry of that request, as
+ * a request posted by an earlier call is, whether or not the chain reached
+ * it.  Called after the chain's own postings were taken back.
+ */
+static const char *
+answer_in_failed_chain(Batch *b, BatchItem *item, const char *chain_code)
+{
+	PostedEntry *e = hash_search(b->posted, &item->t.id, HASH_FIND, NULL);
+	const char *field;
+
+	item->duplicate_of = -1;
+	if (e == NULL)
+		return chain_code;
+	field = ledger_rows_difference(&b->items[e->item].t, &item->t);
+	if (field != NULL)
+		return exists_with_different(field);
+	item->duplicate_of = e->item;
+	return NULL;
+}
+
+/*
  * Step 4: the requests in order; a chain of linked requests (each linked to
  * the next, the last one not linked) posts whole or not at all.  Members of
- * a failed chain that were posted by an earlier call stay 'exists'.
+ * a failed chain whose id was posted before the chain, by an earlier call
+ * or an earlier request, stay 'exists'.
  */
 static void
 play_requests(Batch *b)
@@ -668,7 +692,8 @@ play_requests(Batch *b)
 	{
 		int			end = start;
 		int			played = 0;
-		bool		chain_failed = false;
+		int			failed = -1;
+		bool		left_open;
 
 		while (end < b->n - 1 && b->items[end].linked)
 			end++;
@@ -681,29 +706,24 @@ play_requests(Batch *b)
 				item->result = play_one(b, item);
 			if (item->result != NULL)
 			{
-				chain_failed = true;
+				failed = i;
 				break;
 			}
 			played++;
 		}
-		if (!chain_failed && b->items[end].linked)
+		/* the batch may end inside a chain */
+		left_open = failed < 0 && b->items[end].linked;
+		if (failed >= 0 || left_open)
 		{
-			/* the batch ended inside a chain */
-			chain_failed = true;
-			for (int i = start; i <= end; i++)
-				if (!b->items[i].exists)
-					b->items[i].result = "linked_event_chain_open";
-		}
-		if (chain_failed)
-		{
+			const char *chain_code = left_open ?
+				"linked_event_chain_open" : "linked_event_failed";
+
 			for (int i = start; i < start + played; i++)
 				unplay_one(b, &b->items[i]);
-			for (int i = start; i <= end && end > start; i++)
-				if (b->items[i].result == NULL && !b->items[i].exists)
-				{
-					b->items[i].result = "linked_event_failed";
-					b->items[i].duplicate_of = -1;
-				}
+			/* a request after the failed one keeps a failure of its own */
+			for (int i = start; i <= end; i++)
+				if (i != failed && b->items[i].result == NULL && !b->items[i].exists)
+					b->items[i].result = answer_in_failed_chain(b, &b->items[i], chain_code);
 		}
 		start = end + 1;
 	}
