@@ -195,7 +195,7 @@ SELECT ordinal, id, result, created_at IS NOT NULL AS has_time
   ]::lexledger.transfer_request[]);
 SELECT posted_balance, available_balance, debits_pending FROM lexledger.balance(:erin);
 -- a request that the first, optimistic play accepts and the play under the
--- locks refuses: it fails without a timestamp (its row was rolled back)
+-- locks refuses: it fails without a timestamp (the batch took its row back)
 SELECT ordinal, result, created_at IS NOT NULL AS has_time
   FROM lexledger.transfer_batch(ARRAY[
     ROW('00000000-0000-0000-0000-0000000000b4', :erin, :bob, '500.00 USD', 5, NULL, false, NULL, false),
@@ -227,6 +227,50 @@ SELECT c.n, r.ordinal, r.result FROM (VALUES
             ROW('00000000-0000-0000-0000-0000000000e2', :house, :house, '0.01 USD', 0, NULL, false, NULL, false)]::lexledger.transfer_request[])
   ) c(n, reqs), LATERAL lexledger.transfer_batch(c.reqs) r ORDER BY 1, 2;
 ROLLBACK;
+-- The play under the locks refuses what the first play bet on: the batch
+-- deletes, before it commits, the rows it inserted for those requests (a
+-- hold, a whole chain), and keeps the rest, rather than playing the whole
+-- batch again.  A request that repeats one taken back is played on its
+-- own.  The caller needs no DELETE privilege on the history for that; the
+-- history stays append-only for it.
+CREATE ROLE lexledger_test_poster;
+GRANT USAGE ON SCHEMA lexledger TO lexledger_test_poster;
+GRANT SELECT, INSERT ON lexledger.transfer, lexledger.pending_transfer TO lexledger_test_poster;
+GRANT SELECT, UPDATE ON lexledger.account_balance TO lexledger_test_poster;
+GRANT SELECT ON lexledger.account TO lexledger_test_poster;
+SELECT id AS frank FROM lexledger.open_account('USD', owner => 'frank', debits_must_not_exceed_credits => true) \gset
+SELECT amount FROM lexledger.transfer('00000000-0000-0000-0000-0000000007b0', :house, :frank, '5.00 USD');
+BEGIN;
+-- the session's table statistics, which only grow until the transaction ends
+SELECT pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass) AS transfers_deleted,
+       pg_stat_get_xact_tuples_deleted('lexledger.pending_transfer'::regclass) AS holds_deleted \gset
+SET LOCAL ROLE lexledger_test_poster;
+SELECT ordinal, result, created_at IS NOT NULL AS has_time FROM lexledger.transfer_batch(ARRAY[
+    -- 1: spends 4 of frank's 5
+    ROW('00000000-0000-0000-0000-0000000007b1', :frank, :bob, '4.00 USD', 0, NULL, false, NULL, false),
+    -- 2: a hold of 3: refused, taken back with its pending row
+    ROW('00000000-0000-0000-0000-0000000007b2', :frank, :bob, '3.00 USD', 0, NULL, true, '1 hour', false),
+    -- 3-4: a chain whose second request is refused: both taken back
+    ROW('00000000-0000-0000-0000-0000000007b3', :house, :bob, '1.00 USD', 0, NULL, false, NULL, true),
+    ROW('00000000-0000-0000-0000-0000000007b4', :frank, :bob, '2.00 USD', 0, NULL, false, NULL, false),
+    -- 5: a repeat of 2, refused too
+    ROW('00000000-0000-0000-0000-0000000007b2', :frank, :bob, '3.00 USD', 0, NULL, true, '1 hour', false),
+    -- 6: posts
+    ROW('00000000-0000-0000-0000-0000000007b6', :house, :frank, '0.50 USD', 0, NULL, false, NULL, false)
+  ]::lexledger.transfer_request[]);
+SELECT pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass) - :transfers_deleted AS transfers_taken_back,
+       pg_stat_get_xact_tuples_deleted('lexledger.pending_transfer'::regclass) - :holds_deleted AS holds_taken_back,
+       lexledger.batch_takes_back() AS still_taking_back;
+SELECT pg_temp.err($$DELETE FROM lexledger.transfer WHERE id = '00000000-0000-0000-0000-0000000007b1'$$);
+COMMIT;
+SELECT id, amount FROM lexledger.transfer WHERE id::text LIKE '00000000-0000-0000-0000-0000000007b%' ORDER BY id;
+SELECT count(*) AS holds FROM lexledger.pending_transfer WHERE transfer_id = '00000000-0000-0000-0000-0000000007b2';
+SELECT posted_balance, available_balance FROM lexledger.balance(:frank);
+SELECT count(*) AS problems FROM lexledger.verify();
+REVOKE ALL ON lexledger.transfer, lexledger.pending_transfer, lexledger.account_balance, lexledger.account
+  FROM lexledger_test_poster;
+REVOKE ALL ON SCHEMA lexledger FROM lexledger_test_poster;
+DROP ROLE lexledger_test_poster;
 -- a chain's request that repeats a request posted earlier in the same
 -- batch, before the chain, is a retry of it: when the chain fails, it
 -- answers exists (exists_with_different_<field> if it differs) whether the

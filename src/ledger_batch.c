@@ -48,9 +48,12 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -58,6 +61,7 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -86,6 +90,7 @@ typedef struct BatchItem
 	const char *initial_result; /* result after steps 1-3, before playing */
 	bool		exists;			/* posted by an earlier call: a retry */
 	int			duplicate_of;	/* an earlier request of this batch, or -1 */
+	bool		taken_back;		/* inserted, then no longer posted: deleted */
 	TimestampTz created_at;
 	bool		created_at_isnull;
 	int			debit;			/* index into Batch.accounts, or -1 */
@@ -124,6 +129,10 @@ static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr insert_plan_fast = NULL;
 static SPIPlanPtr counters_plan = NULL;
 static SPIPlanPtr failed_posted_plan = NULL;
+static SPIPlanPtr take_back_plan = NULL;
+
+/* Set only while take_back's own statement runs: see batch_takes_back. */
+static bool taking_back = false;
 
 static void
 item_fails(BatchItem *item, const char *code)
@@ -932,28 +941,60 @@ slot_row_index(SlotDelta *rows, int m, int64 account_id, int16 slot)
 
 /*
  * Step 7: adds the summed deltas, one row per (account, slot), in key
- * order.  On the careful path the rows are already locked and a closed one
- * is an error (a safety net: read_rows read the flags under lock).  On the
- * fast path ("refresh") this update is what locks the rows: it visits the
- * rows of every request still in play, those of requests that did not
- * post in the first play included (adding nothing to them), and the
- * counters it returns, less the batch's own deltas, become the locked
- * counters of the batch's accounts, and the closed flags it returns are
- * the first the batch reads, for the replay that checks the decisions.
- * (Without the rows of a failed chain, the replay would not see that one
- * of its requests fails on its own, say on a closed account, and would
- * report linked_event_failed for it.)
+ * order.  On the careful path ("how" COUNTERS_DECIDED) the rows are
+ * already locked and a closed one is an error (a safety net: read_rows read
+ * the flags under lock).  On the fast path (COUNTERS_BET) this update is
+ * what locks the rows: it visits the rows of every request still in play,
+ * those of requests that did not post in the first play included (adding
+ * nothing to them), and the counters it returns, less the batch's own
+ * deltas, become the locked counters of the batch's accounts, and the
+ * closed flags it returns are the first the batch reads, for the replay
+ * that checks the decisions.  (Without the rows of a failed chain, the
+ * replay would not see that one of its requests fails on its own, say on
+ * a closed account, and would report linked_event_failed for it.)
+ * COUNTERS_TAKE_BACK subtracts what COUNTERS_BET added for the requests
+ * that take_back deleted; their accounts may be the closed ones that made
+ * them fail.
  */
+typedef enum CounterUpdate
+{
+	COUNTERS_BET,
+	COUNTERS_DECIDED,
+	COUNTERS_TAKE_BACK
+} CounterUpdate;
+
+static bool
+is_taken_back(const BatchItem *item)
+{
+	return item->taken_back;
+}
+
 static void
-update_counters(Batch *b, bool refresh)
+update_counters(Batch *b, CounterUpdate how)
 {
 	SlotDelta  *rows;
-	int			m = slot_rows(b, refresh ? is_candidate : is_new_posting, is_new_posting, &rows),
+	int			m,
 				ret;
 	Datum	   *cols[6];
 	Datum		args[6];
 	Oid			types[6] = {INT8OID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID};
 
+	if (how == COUNTERS_BET)
+		m = slot_rows(b, is_candidate, is_new_posting, &rows);
+	else if (how == COUNTERS_DECIDED)
+		m = slot_rows(b, is_new_posting, is_new_posting, &rows);
+	else
+	{
+		m = slot_rows(b, is_taken_back, is_taken_back, &rows);
+		/* no overflow: each sum is part of one that COUNTERS_BET added */
+		for (int i = 0; i < m; i++)
+		{
+			rows[i].delta.debits_pending = -rows[i].delta.debits_pending;
+			rows[i].delta.debits_posted = -rows[i].delta.debits_posted;
+			rows[i].delta.credits_pending = -rows[i].delta.credits_pending;
+			rows[i].delta.credits_posted = -rows[i].delta.credits_posted;
+		}
+	}
 	if (m == 0)
 		return;
 	for (int c = 0; c < 6; c++)
@@ -1000,7 +1041,9 @@ update_counters(Batch *b, bool refresh)
 		BatchAccount *a = &b->accounts[account_index(b, account_id)];
 		Counters	after;
 
-		if (!refresh)
+		if (how == COUNTERS_TAKE_BACK)
+			continue;
+		if (how == COUNTERS_DECIDED)
 		{
 			if (closed)
 				ereport(ERROR,
@@ -1089,6 +1132,126 @@ any_failed_id_posted(Batch *b)
 	return SPI_processed > 0;
 }
 
+/*
+ * Whether the play under the locks posts only requests that the attempt
+ * inserted, so that the attempt can be kept by taking back the others
+ * (take_back).  A request that posts now and was not inserted (a balance
+ * grew, or it repeats the id of a request that no longer posts) needs a
+ * new attempt.
+ */
+static bool
+posts_only_inserted(Batch *b)
+{
+	for (int i = 0; i < b->n; i++)
+		if (is_new_posting(&b->items[i]) && !b->inserted[i])
+			return false;
+	return true;
+}
+
+static Oid
+history_owner(void)
+{
+	Oid			relid = get_relname_relid("transfer", get_namespace_oid("lexledger", false));
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "lexledger: table lexledger.transfer is missing");
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "lexledger: cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Deletes the transfers (and their holds) that this attempt inserted and
+ * the play under the locks no longer posts (a wallet ran dry, or a
+ * concurrent transfer drained it): cheaper than undoing the attempt and
+ * playing the whole batch again, when one request of a thousand fails.
+ * These rows were never visible to another transaction, so no committed
+ * transfer is ever deleted.  The history's append-only trigger lets this
+ * statement, and only it, through (batch_takes_back), and the statement
+ * runs as the owner of the history, the way PostgreSQL runs its
+ * foreign-key checks as the owner of the table checked: the caller needs
+ * no DELETE privilege on an append-only table.  Marks the requests taken
+ * back; the caller takes back their counters.
+ */
+static void
+take_back(Batch *b)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(b->n, 1));
+	int			n = 0;
+	Datum		arg;
+	Oid			save_userid;
+	int			save_sec_context;
+	volatile int ret;
+
+	for (int i = 0; i < b->n; i++)
+	{
+		BatchItem  *item = &b->items[i];
+
+		item->taken_back = b->inserted[i] && !is_new_posting(item);
+		if (item->taken_back)
+		{
+			ids[n++] = UUIDPGetDatum(&item->t.id);
+			b->inserted[i] = false;
+		}
+		if (!is_new_posting(item) && strcmp(item->result, "exists") != 0)
+			item->created_at_isnull = true;
+	}
+	if (n == 0)
+		return;
+	arg = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	ledger_prepare(&take_back_plan,
+				   "WITH t AS (DELETE FROM lexledger.transfer WHERE id = ANY ($1) RETURNING id),"
+				   "     h AS (DELETE FROM lexledger.pending_transfer WHERE transfer_id = ANY ($1))"
+				   " SELECT count(*) FROM t",
+				   1, (Oid[]) {UUIDARRAYOID});
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(history_owner(),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	taking_back = true;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(take_back_plan, &arg, NULL, false, 1);
+	}
+	PG_FINALLY();
+	{
+		taking_back = false;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "lexledger: batch take-back failed: %s", SPI_result_code_string(ret));
+	{
+		bool		isnull;
+		int64		deleted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (deleted != n)
+			elog(ERROR, "lexledger: batch took back " INT64_FORMAT " of its %d transfers",
+				 deleted, n);
+	}
+	elog(DEBUG1, "lexledger: batch took back %d transfers that no longer post", n);
+}
+
+PG_FUNCTION_INFO_V1(lexledger_batch_takes_back);
+
+/*
+ * lexledger.batch_takes_back(): true only while transfer_batch deletes the
+ * rows it inserted itself in the same call (take_back); the history's
+ * append-only trigger lets those deletions through.
+ */
+Datum
+lexledger_batch_takes_back(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(taking_back);
+}
+
 static void
 save_initial_results(Batch *b)
 {
@@ -1173,9 +1336,15 @@ post_fast(Batch *b)
 {
 	if (!insert_transfers(b, true))
 		return false;			/* not reached: a plain insert raises instead */
-	update_counters(b, true);
+	update_counters(b, COUNTERS_BET);
 	play_requests(b);
-	return same_postings(b);
+	if (same_postings(b))
+		return true;
+	if (!posts_only_inserted(b))
+		return false;
+	take_back(b);
+	update_counters(b, COUNTERS_TAKE_BACK);
+	return true;
 }
 
 /*
@@ -1195,8 +1364,12 @@ claim_ids_then_post(Batch *b)
 	read_rows(b, BALANCE_ROWS_LOCK);
 	play_requests(b);
 	if (!same_postings(b))
-		return false;
-	update_counters(b, false);
+	{
+		if (!posts_only_inserted(b))
+			return false;
+		take_back(b);
+	}
+	update_counters(b, COUNTERS_DECIDED);
 	return true;
 }
 
@@ -1296,9 +1469,13 @@ lexledger_transfer_batch(PG_FUNCTION_ARGS)
 	b.assume_funds = false;
 
 	/* a failed request reusing a posted id needs the careful path's answer */
-	if (any_failed_id_posted(&b) ||
-		!in_subtransaction(&b, post_fast, is_careful_path_error))
+	if (any_failed_id_posted(&b))
 		post_carefully(&b);
+	else if (!in_subtransaction(&b, post_fast, is_careful_path_error))
+	{
+		elog(DEBUG1, "lexledger: fast batch undone: it holds a retry, overflows a counter, or posts otherwise under the locks");
+		post_carefully(&b);
+	}
 	emit_results(&b, rsinfo);
 	SPI_finish();
 	return (Datum) 0;

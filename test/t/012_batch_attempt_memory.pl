@@ -1,9 +1,10 @@
 # A batch on its careful path whose attempts concurrent transactions undo
 # again and again keeps the memory of one attempt, not of all of them: each
 # attempt runs in an SPI connection of its own, freed when it ends.  A
-# second session flips the balance of a wallet the batch spends from while
-# the batch waits for the wallet's row, so that every locked play posts
-# other requests than the unlocked read foresaw; each time, it has the
+# second session funds a wallet the batch spends from while the batch waits
+# for the wallet's row, so that every locked play posts a request that the
+# unlocked read refused (a play that posts fewer is kept, by taking back
+# the others, so only more funds undo an attempt); each time, it has the
 # waiting batch log its memory contexts.
 use strict;
 use warnings;
@@ -31,11 +32,15 @@ $node->safe_psql('postgres', q{
 });
 
 # 20,000 new transfers between u1 and u2, the retry that sends the batch
-# down its careful path, and 1.00 from w (account 2) to the house, which
-# posts only when w holds 1.00
+# down its careful path, and five times 1.00 from w (account 2) to the
+# house: the n-th posts only when w holds n.00
 my $batch = q{
 SELECT result, count(*) FROM lexledger.transfer_batch(
   ARRAY[ROW('00000000-0000-0000-0000-000000000001', 3, 4, '1.00 USD', 0, NULL, false, NULL, false)::lexledger.transfer_request,
+        ROW(gen_random_uuid(), 2, 1, '1.00 USD', 0, NULL, false, NULL, false)::lexledger.transfer_request,
+        ROW(gen_random_uuid(), 2, 1, '1.00 USD', 0, NULL, false, NULL, false)::lexledger.transfer_request,
+        ROW(gen_random_uuid(), 2, 1, '1.00 USD', 0, NULL, false, NULL, false)::lexledger.transfer_request,
+        ROW(gen_random_uuid(), 2, 1, '1.00 USD', 0, NULL, false, NULL, false)::lexledger.transfer_request,
         ROW(gen_random_uuid(), 2, 1, '1.00 USD', 0, NULL, false, NULL, false)::lexledger.transfer_request]
   || (SELECT array_agg(ROW(gen_random_uuid(), 3, 4, '0.01 USD', 0, '{"note": "a reference of modest size"}', false, NULL, false)::lexledger.transfer_request)
         FROM generate_series(1, 20000))) GROUP BY result ORDER BY result};
@@ -56,25 +61,24 @@ foreach (1 .. 600)
 }
 ok($pid ne '', 'the batch runs');
 
-# flip w between 0.00 and 1.00, each time while the batch waits for its row
-my $flips = 0;
+# fund w with 1.00 five times, each time while the batch waits for its row
+my $fundings = 0;
 foreach my $i (1 .. 5)
 {
-	my ($debit, $credit) = $i % 2 ? (1, 2) : (2, 1);
 	my $waited = $node->safe_psql('postgres', qq{
 		BEGIN;
-		SELECT 1 FROM lexledger.transfer(gen_random_uuid(), $debit, $credit, '1.00 USD');
+		SELECT 1 FROM lexledger.transfer(gen_random_uuid(), 1, 2, '1.00 USD');
 		SELECT waits_for_me($pid);
 		SELECT pg_log_backend_memory_contexts($pid);
 		SELECT pg_sleep(0.3);
 		COMMIT;});
-	$flips++ if $waited =~ /^1\nt\nt/;
+	$fundings++ if $waited =~ /^1\nt\nt/;
 }
 $h->finish;
 chomp $out;
-is($flips, 5, 'the batch waited for each of the five flips');
-# after five flips w holds 1.00, so its request posts too
-is($out, "exists|1\nok|20001", 'the batch posted its 20,001 transfers once its last attempt stood');
+is($fundings, 5, 'the batch waited for each of the five fundings');
+# after five fundings w holds 5.00, so its five requests post too
+is($out, "exists|1\nok|20005", 'the batch posted its 20,005 transfers once its last attempt stood');
 
 my @totals = map { /Grand total: (\d+) bytes/ ? $1 : () }
   grep { /\[$pid\]/ } split /\n/, slurp_file($node->logfile);
