@@ -260,13 +260,65 @@ SELECT ordinal, result, created_at IS NOT NULL AS has_time FROM lexledger.transf
   ]::lexledger.transfer_request[]);
 SELECT pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass) - :transfers_deleted AS transfers_taken_back,
        pg_stat_get_xact_tuples_deleted('lexledger.pending_transfer'::regclass) - :holds_deleted AS holds_taken_back,
-       lexledger.batch_takes_back() AS still_taking_back;
+       lexledger.batch_takes_back('00000000-0000-0000-0000-0000000007b2') AS still_taking_back;
 SELECT pg_temp.err($$DELETE FROM lexledger.transfer WHERE id = '00000000-0000-0000-0000-0000000007b1'$$);
 COMMIT;
 SELECT id, amount FROM lexledger.transfer WHERE id::text LIKE '00000000-0000-0000-0000-0000000007b%' ORDER BY id;
 SELECT count(*) AS holds FROM lexledger.pending_transfer WHERE transfer_id = '00000000-0000-0000-0000-0000000007b2';
 SELECT posted_balance, available_balance FROM lexledger.balance(:frank);
 SELECT count(*) AS problems FROM lexledger.verify();
+-- The take-back runs as the history's owner, so it must run no code of
+-- others: with a trigger of another role on the history (it holds TRIGGER
+-- on it), or a foreign key of another role pointing at it (REFERENCES; its
+-- ON DELETE action and the triggers of the referencing table would fire),
+-- the batch does not take back but decides again on its careful path.
+-- Their code never runs; the answers are the same.
+CREATE FUNCTION pg_temp.try_intruder(how text, frank bigint, bob bigint)
+RETURNS TABLE (ordinal integer, result text, taken_back bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  before bigint := pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass);
+BEGIN
+  SET LOCAL ROLE lexledger_test_poster;
+  CREATE FUNCTION lexledger_test_intruder.note() RETURNS trigger LANGUAGE plpgsql AS $f$
+  BEGIN
+    RAISE WARNING 'code of another role runs, as a superuser: %',
+      (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);
+    RETURN NULL;
+  END $f$;
+  IF how = 'trigger' THEN
+    CREATE TRIGGER intruder AFTER DELETE ON lexledger.transfer
+      FOR EACH STATEMENT EXECUTE FUNCTION lexledger_test_intruder.note();
+  ELSE
+    CREATE TABLE lexledger_test_intruder.ref (t uuid REFERENCES lexledger.transfer ON DELETE CASCADE);
+    CREATE TRIGGER intruder AFTER DELETE ON lexledger_test_intruder.ref
+      FOR EACH STATEMENT EXECUTE FUNCTION lexledger_test_intruder.note();
+  END IF;
+  RETURN QUERY SELECT r.ordinal, r.result,
+                      pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass) - before
+    FROM lexledger.transfer_batch(ARRAY[
+      ROW('00000000-0000-0000-0000-0000000007c1', frank, bob, '100.00 USD', 0, NULL, false, NULL, false),
+      ROW('00000000-0000-0000-0000-0000000007c2', bob, frank, '0.01 USD', 0, NULL, false, NULL, false)
+    ]::lexledger.transfer_request[]) r;
+END $$;
+GRANT TRIGGER, REFERENCES ON lexledger.transfer TO lexledger_test_poster;
+CREATE SCHEMA lexledger_test_intruder AUTHORIZATION lexledger_test_poster;
+BEGIN;
+SELECT * FROM pg_temp.try_intruder('trigger', :frank, :bob);
+ROLLBACK;
+BEGIN;
+SELECT * FROM pg_temp.try_intruder('foreign key', :frank, :bob);
+ROLLBACK;
+-- without them, the same batch takes back
+BEGIN;
+SELECT pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass) AS transfers_deleted \gset
+SELECT ordinal, result, pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass) - :transfers_deleted AS taken_back
+  FROM lexledger.transfer_batch(ARRAY[
+    ROW('00000000-0000-0000-0000-0000000007c1', :frank, :bob, '100.00 USD', 0, NULL, false, NULL, false),
+    ROW('00000000-0000-0000-0000-0000000007c2', :bob, :frank, '0.01 USD', 0, NULL, false, NULL, false)
+  ]::lexledger.transfer_request[]);
+ROLLBACK;
+DROP SCHEMA lexledger_test_intruder;
 REVOKE ALL ON lexledger.transfer, lexledger.pending_transfer, lexledger.account_balance, lexledger.account
   FROM lexledger_test_poster;
 REVOKE ALL ON SCHEMA lexledger FROM lexledger_test_poster;

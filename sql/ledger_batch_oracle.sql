@@ -2,7 +2,9 @@
 -- functions transfer() and hold(): 200 batches of 1 to 12 random requests
 -- (seeded, so the same every run), each decided from the same state by the
 -- batch and by the oracle, must give the same result for every request; a
--- second call of the same batch, which then posts for real, must too.  The
+-- second call of the same batch, which then posts for real, must too, and
+-- write one transfer per 'ok' and one hold per 'ok' hold; some batches take
+-- back requests that their first play bet on (wallets run dry).  The
 -- requests mix retries (a request id has one usual form; a batch often
 -- repeats one of its own requests), other accounts
 -- (closed, in another currency, missing), odd amounts (zero, negative, so
@@ -122,6 +124,7 @@ END $$;
 
 CREATE TEMP TABLE mismatch (round int, ordinal int, request text, batch text, oracle text);
 CREATE TEMP TABLE outcome (result text);
+CREATE TEMP TABLE took_back (transfers bigint);
 DO $$
 DECLARE
   valid bigint[] := ARRAY[current_setting('dt.house')::bigint, current_setting('dt.w1')::bigint,
@@ -136,6 +139,9 @@ DECLARE
   again text[];
   k int;
   ks int[];
+  transfers bigint;
+  holds bigint;
+  deleted bigint := pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass);
   d bigint;
   c bigint;
   amt text;
@@ -175,8 +181,17 @@ BEGIN
       RAISE EXCEPTION 'undo';
     EXCEPTION WHEN raise_exception THEN NULL;
     END;
-    -- the batch for real: the next round starts from its outcome
+    -- the batch for real: the next round starts from its outcome; it adds
+    -- one transfer per 'ok', one hold per 'ok' hold, and nothing else
+    transfers := (SELECT count(*) FROM lexledger.transfer);
+    holds := (SELECT count(*) FROM lexledger.pending_transfer);
     SELECT array_agg(b.result ORDER BY b.ordinal) INTO again FROM lexledger.transfer_batch(reqs) b;
+    IF (SELECT count(*) FROM lexledger.transfer) - transfers
+         <> (SELECT count(*) FROM unnest(again) a WHERE a = 'ok')
+       OR (SELECT count(*) FROM lexledger.pending_transfer) - holds
+         <> (SELECT count(*) FROM generate_subscripts(again, 1) i WHERE again[i] = 'ok' AND (reqs[i]).pending) THEN
+      INSERT INTO mismatch VALUES (round, NULL, 'rows written', array_to_string(again, ','), NULL);
+    END IF;
     FOR i IN 1..array_length(reqs, 1) LOOP
       INSERT INTO outcome VALUES (batch_res[i]);
       IF batch_res[i] IS DISTINCT FROM oracle_res[i] OR batch_res[i] IS DISTINCT FROM again[i] THEN
@@ -184,9 +199,12 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
+  -- batches refused requests that their first play bet on, and took them back
+  INSERT INTO took_back VALUES (pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass) - deleted);
 END $$;
 -- no request answered differently
 SELECT * FROM mismatch ORDER BY round, ordinal LIMIT 30;
+SELECT transfers > 0 AS some_taken_back FROM took_back;
 -- and every kind of answer was given
 
 SELECT result, count(*) FROM outcome GROUP BY result ORDER BY result;

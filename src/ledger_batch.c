@@ -47,21 +47,23 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -130,9 +132,6 @@ static SPIPlanPtr insert_plan_fast = NULL;
 static SPIPlanPtr counters_plan = NULL;
 static SPIPlanPtr failed_posted_plan = NULL;
 static SPIPlanPtr take_back_plan = NULL;
-
-/* Set only while take_back's own statement runs: see batch_takes_back. */
-static bool taking_back = false;
 
 static void
 item_fails(BatchItem *item, const char *code)
@@ -912,9 +911,9 @@ static const char *const key_order_settings[][2] = {
 };
 
 /*
- * Runs the counters update under key_order_settings.  Plans made for this
- * statement are always made under them, since a plan is only (re)made when
- * it is executed.
+ * Runs the counters update (and take_back's delete) under
+ * key_order_settings.  Plans made for these statements are always made
+ * under them, since a plan is only (re)made when it is executed.
  */
 static int
 execute_in_key_order(SPIPlanPtr plan, Datum *args)
@@ -1149,20 +1148,48 @@ posts_only_inserted(Batch *b)
 }
 
 static Oid
-history_owner(void)
+history_relid(const char *name)
 {
-	Oid			relid = get_relname_relid("transfer", get_namespace_oid("lexledger", false));
-	HeapTuple	tup;
-	Oid			owner;
+	Oid			relid = get_relname_relid(name, get_namespace_oid("lexledger", false));
 
 	if (!OidIsValid(relid))
-		elog(ERROR, "lexledger: table lexledger.transfer is missing");
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "lexledger: cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
+		elog(ERROR, "lexledger: table lexledger.%s is missing", name);
+	return relid;
+}
+
+/*
+ * Whether a DELETE on this table runs no code but the extension's own: no
+ * trigger but the history's append-only ones, and so no foreign key
+ * pointing at it either (its actions are triggers on this table), no rule,
+ * no row security, no child table.  take_back deletes as the table's owner
+ * only then: anything else would run with the owner's rights, code written
+ * by a role that merely holds TRIGGER or REFERENCES on the table.  Locks
+ * the table in RowExclusiveLock (the batch's insert already holds it on
+ * the history), which keeps new triggers and foreign keys out until the
+ * transaction ends.  Returns the owner through *owner.
+ */
+static bool
+deletes_run_only_own_code(Oid relid, Oid own_trigger_fn, Oid *owner)
+{
+	Relation	rel = table_open(relid, RowExclusiveLock);
+	bool		own = rel->rd_rules == NULL && !rel->rd_rel->relrowsecurity &&
+		!rel->rd_rel->relhassubclass;
+
+	for (int i = 0; own && rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		own = rel->trigdesc->triggers[i].tgfoid == own_trigger_fn;
+	*owner = rel->rd_rel->relowner;
+	table_close(rel, NoLock);
+	return own;
+}
+
+/* The ids take_back is deleting, sorted; only while its statement runs. */
+static pg_uuid_t *taking_back_ids = NULL;
+static int	taking_back_count = 0;
+
+static int
+cmp_uuid(const void *a, const void *b)
+{
+	return memcmp(a, b, UUID_LEN);
 }
 
 /*
@@ -1171,22 +1198,47 @@ history_owner(void)
  * concurrent transfer drained it): cheaper than undoing the attempt and
  * playing the whole batch again, when one request of a thousand fails.
  * These rows were never visible to another transaction, so no committed
- * transfer is ever deleted.  The history's append-only trigger lets this
- * statement, and only it, through (batch_takes_back), and the statement
- * runs as the owner of the history, the way PostgreSQL runs its
- * foreign-key checks as the owner of the table checked: the caller needs
- * no DELETE privilege on an append-only table.  Marks the requests taken
- * back; the caller takes back their counters.
+ * transfer is ever deleted.  The history's append-only trigger lets these
+ * rows, and only them, through (batch_takes_back), and the statement runs
+ * as the owner of the history, the way PostgreSQL runs its foreign-key
+ * checks as the owner of the table checked: the caller needs no DELETE
+ * privilege on an append-only table.  It runs under key_order_settings, so
+ * it finds its rows through the primary key whatever the caller's planner
+ * settings.  Marks the requests taken back; the caller takes back their
+ * counters.  Returns false, changing nothing, when a DELETE on these
+ * tables would run code of others (deletes_run_only_own_code): the caller
+ * then undoes the attempt instead.
  */
-static void
+static bool
 take_back(Batch *b)
 {
-	Datum	   *ids = palloc(sizeof(Datum) * Max(b->n, 1));
+	pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * Max(b->n, 1));
+	Datum	   *id_datums = palloc(sizeof(Datum) * Max(b->n, 1));
 	int			n = 0;
+	Oid			own_trigger_fn,
+				owner,
+				pending_owner;
 	Datum		arg;
 	Oid			save_userid;
 	int			save_sec_context;
-	volatile int ret;
+	int			ret = 0;
+
+	for (int i = 0; i < b->n; i++)
+		if (b->inserted[i] && !is_new_posting(&b->items[i]))
+			ids[n++] = b->items[i].t.id;
+	if (n > 0)
+	{
+		own_trigger_fn = LookupFuncName(list_make2(makeString("lexledger"),
+												   makeString("refuse_history_change")),
+										0, NULL, false);
+		if (!deletes_run_only_own_code(history_relid("transfer"), own_trigger_fn, &owner) ||
+			!deletes_run_only_own_code(history_relid("pending_transfer"), own_trigger_fn,
+									   &pending_owner))
+		{
+			elog(DEBUG1, "lexledger: batch cannot take back refused requests: triggers, rules or row security of others on its tables");
+			return false;
+		}
+	}
 
 	for (int i = 0; i < b->n; i++)
 	{
@@ -1194,16 +1246,17 @@ take_back(Batch *b)
 
 		item->taken_back = b->inserted[i] && !is_new_posting(item);
 		if (item->taken_back)
-		{
-			ids[n++] = UUIDPGetDatum(&item->t.id);
 			b->inserted[i] = false;
-		}
 		if (!is_new_posting(item) && strcmp(item->result, "exists") != 0)
 			item->created_at_isnull = true;
 	}
 	if (n == 0)
-		return;
-	arg = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+		return true;
+
+	qsort(ids, n, sizeof(pg_uuid_t), cmp_uuid);
+	for (int i = 0; i < n; i++)
+		id_datums[i] = UUIDPGetDatum(&ids[i]);
+	arg = PointerGetDatum(construct_array(id_datums, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	ledger_prepare(&take_back_plan,
 				   "WITH t AS (DELETE FROM lexledger.transfer WHERE id = ANY ($1) RETURNING id),"
 				   "     h AS (DELETE FROM lexledger.pending_transfer WHERE transfer_id = ANY ($1))"
@@ -1211,17 +1264,19 @@ take_back(Batch *b)
 				   1, (Oid[]) {UUIDARRAYOID});
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(history_owner(),
+	SetUserIdAndSecContext(owner,
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	taking_back = true;
+	taking_back_ids = ids;
+	taking_back_count = n;
 	PG_TRY();
 	{
-		ret = SPI_execute_plan(take_back_plan, &arg, NULL, false, 1);
+		ret = execute_in_key_order(take_back_plan, &arg);
 	}
 	PG_FINALLY();
 	{
-		taking_back = false;
+		taking_back_ids = NULL;
+		taking_back_count = 0;
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();
@@ -1237,19 +1292,26 @@ take_back(Batch *b)
 				 deleted, n);
 	}
 	elog(DEBUG1, "lexledger: batch took back %d transfers that no longer post", n);
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(lexledger_batch_takes_back);
 
 /*
- * lexledger.batch_takes_back(): true only while transfer_batch deletes the
- * rows it inserted itself in the same call (take_back); the history's
- * append-only trigger lets those deletions through.
+ * lexledger.batch_takes_back(id): true only for a transfer that
+ * transfer_batch is deleting because it inserted it itself in the same
+ * call and then did not post it (take_back), and only while that
+ * statement runs; the history's append-only trigger lets those deletions
+ * through.
  */
 Datum
 lexledger_batch_takes_back(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(taking_back);
+	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
+
+	PG_RETURN_BOOL(taking_back_ids != NULL &&
+				   bsearch(id, taking_back_ids, taking_back_count, sizeof(pg_uuid_t),
+						   cmp_uuid) != NULL);
 }
 
 static void
@@ -1340,9 +1402,8 @@ post_fast(Batch *b)
 	play_requests(b);
 	if (same_postings(b))
 		return true;
-	if (!posts_only_inserted(b))
+	if (!posts_only_inserted(b) || !take_back(b))
 		return false;
-	take_back(b);
 	update_counters(b, COUNTERS_TAKE_BACK);
 	return true;
 }
@@ -1363,12 +1424,8 @@ claim_ids_then_post(Batch *b)
 		return false;
 	read_rows(b, BALANCE_ROWS_LOCK);
 	play_requests(b);
-	if (!same_postings(b))
-	{
-		if (!posts_only_inserted(b))
-			return false;
-		take_back(b);
-	}
+	if (!same_postings(b) && (!posts_only_inserted(b) || !take_back(b)))
+		return false;
 	update_counters(b, COUNTERS_DECIDED);
 	return true;
 }

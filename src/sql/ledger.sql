@@ -186,18 +186,22 @@ COMMENT ON COLUMN lexledger.transfer.pending_amount IS
 COMMENT ON COLUMN lexledger.transfer.created_at IS
   'Server-assigned (clock_timestamp at insert); statements order by (created_at, id).';
 
-CREATE FUNCTION lexledger.batch_takes_back() RETURNS boolean
+CREATE FUNCTION lexledger.batch_takes_back(id uuid) RETURNS boolean
 AS 'MODULE_PATHNAME', 'lexledger_batch_takes_back' LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION lexledger.batch_takes_back() IS
-  'True only while transfer_batch() deletes transfers it inserted itself in the same call and then did not post; refuse_history_change() lets those deletions through.';
+COMMENT ON FUNCTION lexledger.batch_takes_back(uuid) IS
+  'True only for a transfer that transfer_batch() is deleting, while it deletes it, because it inserted it itself in the same call and then did not post it; refuse_history_change() lets those deletions through.';
 
 CREATE FUNCTION lexledger.refuse_history_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
-     OR (TG_OP = 'DELETE' AND lexledger.batch_takes_back()) THEN
+  IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    IF lexledger.batch_takes_back(OLD.id) THEN
+      RETURN OLD;
+    END IF;
   END IF;
   RAISE EXCEPTION 'transfer_immutable: % on %.% is not allowed', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
     USING ERRCODE = 'LX150',
