@@ -271,8 +271,9 @@ SELECT count(*) AS problems FROM lexledger.verify();
 -- others: with a trigger of another role on the history (it holds TRIGGER
 -- on it), or a foreign key of another role pointing at it (REFERENCES; its
 -- ON DELETE action and the triggers of the referencing table would fire),
--- the batch does not take back but decides again on its careful path.
--- Their code never runs; the answers are the same.
+-- or a trigger of the extension's own function behind a condition of
+-- another role, the batch does not take back but decides again on its
+-- careful path.  Their code never runs; the answers are the same.
 CREATE FUNCTION pg_temp.try_intruder(how text, frank bigint, bob bigint)
 RETURNS TABLE (ordinal integer, result text, taken_back bigint)
 LANGUAGE plpgsql AS $$
@@ -286,9 +287,19 @@ BEGIN
       (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);
     RETURN NULL;
   END $f$;
+  CREATE FUNCTION lexledger_test_intruder.cond() RETURNS boolean LANGUAGE plpgsql AS $f$
+  BEGIN
+    RAISE WARNING 'a condition of another role runs, as a superuser: %',
+      (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);
+    RETURN false;
+  END $f$;
   IF how = 'trigger' THEN
     CREATE TRIGGER intruder AFTER DELETE ON lexledger.transfer
       FOR EACH STATEMENT EXECUTE FUNCTION lexledger_test_intruder.note();
+  ELSIF how = 'condition' THEN
+    -- the extension's own trigger function, behind a condition of its own
+    CREATE TRIGGER intruder BEFORE DELETE ON lexledger.transfer
+      FOR EACH ROW WHEN (lexledger_test_intruder.cond()) EXECUTE FUNCTION lexledger.refuse_history_change();
   ELSE
     CREATE TABLE lexledger_test_intruder.ref (t uuid REFERENCES lexledger.transfer ON DELETE CASCADE);
     CREATE TRIGGER intruder AFTER DELETE ON lexledger_test_intruder.ref
@@ -305,6 +316,9 @@ GRANT TRIGGER, REFERENCES ON lexledger.transfer TO lexledger_test_poster;
 CREATE SCHEMA lexledger_test_intruder AUTHORIZATION lexledger_test_poster;
 BEGIN;
 SELECT * FROM pg_temp.try_intruder('trigger', :frank, :bob);
+ROLLBACK;
+BEGIN;
+SELECT * FROM pg_temp.try_intruder('condition', :frank, :bob);
 ROLLBACK;
 BEGIN;
 SELECT * FROM pg_temp.try_intruder('foreign key', :frank, :bob);

@@ -1159,7 +1159,8 @@ history_relid(const char *name)
 
 /*
  * Whether a DELETE on this table runs no code but the extension's own: no
- * trigger but the history's append-only ones, and so no foreign key
+ * trigger but the history's append-only ones (by name, function and the
+ * absence of a WHEN condition), and so no foreign key
  * pointing at it either (its actions are triggers on this table), no rule,
  * no row security, no child table.  take_back deletes as the table's owner
  * only then: anything else would run with the owner's rights, code written
@@ -1176,7 +1177,14 @@ deletes_run_only_own_code(Oid relid, Oid own_trigger_fn, Oid *owner)
 		!rel->rd_rel->relhassubclass;
 
 	for (int i = 0; own && rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
-		own = rel->trigdesc->triggers[i].tgfoid == own_trigger_fn;
+	{
+		Trigger    *tg = &rel->trigdesc->triggers[i];
+
+		/* a WHEN condition is code too, whatever function the trigger runs */
+		own = tg->tgfoid == own_trigger_fn && tg->tgqual == NULL &&
+			(strcmp(tg->tgname, "transfer_is_append_only") == 0 ||
+			 strcmp(tg->tgname, "transfer_is_never_truncated") == 0);
+	}
 	*owner = rel->rd_rel->relowner;
 	table_close(rel, NoLock);
 	return own;
