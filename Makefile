@@ -14,7 +14,8 @@ SQL_PARTS  = src/sql/schema.sql \
              src/sql/amount.sql \
              src/sql/ledger.sql \
              src/sql/escrow.sql \
-             src/sql/maintenance.sql
+             src/sql/maintenance.sql \
+             src/sql/guard.sql
 DATA_built = lexledger--$(EXTVERSION).sql
 DATA       = $(wildcard src/sql/upgrades/lexledger--*--*.sql)
 

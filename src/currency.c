@@ -351,6 +351,7 @@ unit_lookup_decimals(const char *code)
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION |
 						   SECURITY_NOFORCE_RLS);
 
 	if (!ActiveSnapshotSet())

@@ -58,6 +58,7 @@
 #include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -908,6 +909,8 @@ static const char *const key_order_settings[][2] = {
 	{"enable_tidscan", "off"},
 	{"enable_nestloop", "on"},
 	{"enable_indexscan", "on"},
+	/* code of others that ran earlier in the call may have changed it */
+	{"search_path", "pg_catalog, pg_temp"},
 };
 
 /*
@@ -1159,18 +1162,19 @@ history_relid(const char *name)
 
 /*
  * Whether a DELETE on this table runs no code but the extension's own: no
- * trigger but the history's append-only ones (by name, function and the
- * absence of a WHEN condition), and so no foreign key
- * pointing at it either (its actions are triggers on this table), no rule,
+ * trigger but, on the history ("is_history"), its append-only ones (by
+ * name, function and the absence of a WHEN condition), no foreign key with
+ * an ON DELETE or ON UPDATE action pointing at it (its actions are
+ * triggers on this table, and fire the referencing table's), no rule,
  * no row security, no child table.  take_back deletes as the table's owner
  * only then: anything else would run with the owner's rights, code written
  * by a role that merely holds TRIGGER or REFERENCES on the table.  Locks
  * the table in RowExclusiveLock (the batch's insert already holds it on
  * the history), which keeps new triggers and foreign keys out until the
- * transaction ends.  Returns the owner through *owner.
+ * transaction ends.  Returns the table's owner through *owner, if given.
  */
 static bool
-deletes_run_only_own_code(Oid relid, Oid own_trigger_fn, Oid *owner)
+deletes_run_only_own_code(Oid relid, Oid own_trigger_fn, bool is_history, Oid *owner)
 {
 	Relation	rel = table_open(relid, RowExclusiveLock);
 	bool		own = rel->rd_rules == NULL && !rel->rd_rel->relrowsecurity &&
@@ -1180,12 +1184,18 @@ deletes_run_only_own_code(Oid relid, Oid own_trigger_fn, Oid *owner)
 	{
 		Trigger    *tg = &rel->trigdesc->triggers[i];
 
-		/* a WHEN condition is code too, whatever function the trigger runs */
-		own = tg->tgfoid == own_trigger_fn && tg->tgqual == NULL &&
-			(strcmp(tg->tgname, "transfer_is_append_only") == 0 ||
-			 strcmp(tg->tgname, "transfer_is_never_truncated") == 0);
+		if (tg->tgisinternal)
+			/* a foreign key without action checks as its own table's owner */
+			own = tg->tgfoid == F_RI_FKEY_NOACTION_DEL || tg->tgfoid == F_RI_FKEY_NOACTION_UPD ||
+				tg->tgfoid == F_RI_FKEY_RESTRICT_DEL || tg->tgfoid == F_RI_FKEY_RESTRICT_UPD;
+		else
+			/* a WHEN condition is code too, whatever function the trigger runs */
+			own = is_history && tg->tgfoid == own_trigger_fn && tg->tgqual == NULL &&
+				(strcmp(tg->tgname, "transfer_is_append_only") == 0 ||
+				 strcmp(tg->tgname, "transfer_is_never_truncated") == 0);
 	}
-	*owner = rel->rd_rel->relowner;
+	if (owner != NULL)
+		*owner = rel->rd_rel->relowner;
 	table_close(rel, NoLock);
 	return own;
 }
@@ -1224,8 +1234,7 @@ take_back(Batch *b)
 	Datum	   *id_datums = palloc(sizeof(Datum) * Max(b->n, 1));
 	int			n = 0;
 	Oid			own_trigger_fn,
-				owner,
-				pending_owner;
+				owner = InvalidOid;
 	Datum		arg;
 	Oid			save_userid;
 	int			save_sec_context;
@@ -1239,9 +1248,8 @@ take_back(Batch *b)
 		own_trigger_fn = LookupFuncName(list_make2(makeString("lexledger"),
 												   makeString("refuse_history_change")),
 										0, NULL, false);
-		if (!deletes_run_only_own_code(history_relid("transfer"), own_trigger_fn, &owner) ||
-			!deletes_run_only_own_code(history_relid("pending_transfer"), own_trigger_fn,
-									   &pending_owner))
+		if (!deletes_run_only_own_code(history_relid("transfer"), own_trigger_fn, true, &owner) ||
+			!deletes_run_only_own_code(history_relid("pending_transfer"), own_trigger_fn, false, NULL))
 		{
 			elog(DEBUG1, "lexledger: batch cannot take back refused requests: triggers, rules or row security of others on its tables");
 			return false;
@@ -1266,9 +1274,11 @@ take_back(Batch *b)
 		id_datums[i] = UUIDPGetDatum(&ids[i]);
 	arg = PointerGetDatum(construct_array(id_datums, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	ledger_prepare(&take_back_plan,
-				   "WITH t AS (DELETE FROM lexledger.transfer WHERE id = ANY ($1) RETURNING id),"
-				   "     h AS (DELETE FROM lexledger.pending_transfer WHERE transfer_id = ANY ($1))"
-				   " SELECT count(*) FROM t",
+				   "WITH t AS (DELETE FROM lexledger.transfer"
+				   "            WHERE id OPERATOR(pg_catalog.=) ANY ($1) RETURNING id),"
+				   "     h AS (DELETE FROM lexledger.pending_transfer"
+				   "            WHERE transfer_id OPERATOR(pg_catalog.=) ANY ($1))"
+				   " SELECT pg_catalog.count(*) FROM t",
 				   1, (Oid[]) {UUIDARRAYOID});
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
