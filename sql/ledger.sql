@@ -342,6 +342,10 @@ END $$;
 BEGIN;
 SELECT * FROM pg_temp.batch_with_trigger($$CREATE TRIGGER audit AFTER INSERT ON lexledger.transfer
   FOR EACH STATEMENT EXECUTE FUNCTION lexledger_test_intruder.audit()$$, :frank, :bob);
+-- other roles' DDL elsewhere is not refused for it
+SET LOCAL ROLE lexledger_test_poster;
+CREATE TABLE lexledger_test_intruder.note (t text);
+RESET ROLE;
 ROLLBACK;
 BEGIN;
 SELECT * FROM pg_temp.batch_with_trigger($$CREATE TRIGGER set_path AFTER UPDATE ON lexledger.account_balance
