@@ -284,14 +284,18 @@ BEGIN
   RETURN NULL;
 END $$;
 ALTER FUNCTION lexledger_test_intruder.note() OWNER TO lexledger_test_poster;
+DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO lexledger_test_poster', current_database()); END $$;
 SET ROLE lexledger_test_poster;
 SELECT pg_temp.err($$CREATE TRIGGER intruder AFTER DELETE ON lexledger.transfer
                      FOR EACH STATEMENT EXECUTE FUNCTION lexledger_test_intruder.note()$$);
 SELECT pg_temp.err($$CREATE OR REPLACE TRIGGER transfer_is_append_only BEFORE UPDATE OR DELETE ON lexledger.transfer
                      FOR EACH ROW WHEN (false) EXECUTE FUNCTION lexledger.refuse_history_change()$$);
 SELECT pg_temp.err($$CREATE TABLE lexledger_test_intruder.ref (t uuid REFERENCES lexledger.transfer ON DELETE CASCADE)$$);
+SELECT pg_temp.err($$CREATE SCHEMA lexledger_test_intruder2
+                       CREATE TABLE ref (t uuid REFERENCES lexledger.transfer ON DELETE CASCADE)$$);
 CREATE TABLE lexledger_test_intruder.bet (stake uuid REFERENCES lexledger.transfer);
 RESET ROLE;
+DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM lexledger_test_poster', current_database()); END $$;
 SELECT c.relname, t.tgname, t.tgqual IS NULL AS no_condition
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relname = 'transfer' AND c.relnamespace = 'lexledger'::regnamespace AND NOT t.tgisinternal

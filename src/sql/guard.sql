@@ -10,9 +10,9 @@
 -- And since PostgreSQL 14, CREATE OR REPLACE TRIGGER needs only the TRIGGER
 -- privilege: it could replace the history's append-only trigger with one
 -- that lets changes through.  This event trigger ends with an error any
--- CREATE TRIGGER, CREATE TABLE or ALTER TABLE of a role that is not a
--- superuser that creates or replaces a trigger on one of lexledger's
--- tables, or a foreign key with an action pointing at one.  Foreign keys
+-- DDL command of a role that is not a superuser that creates or replaces a
+-- trigger on one of lexledger's tables, or a foreign key with an action
+-- pointing at one.  Foreign keys
 -- without actions (NO ACTION, RESTRICT) stay allowed: their checks run as
 -- the owner of the referencing table.  It reads only pg_catalog, so it also
 -- runs for the DDL of roles without USAGE on schema lexledger.
@@ -51,8 +51,10 @@ END $$;
 COMMENT ON FUNCTION lexledger.refuse_foreign_triggers() IS
   'Event trigger function: refuses DDL of non-superusers that puts a trigger on a lexledger table, or a foreign key with an action pointing at one (see lexledger_refuse_foreign_triggers).';
 
+-- Every command, not only CREATE TRIGGER, CREATE TABLE and ALTER TABLE: a
+-- CREATE SCHEMA can hold a CREATE TABLE with a foreign key, and its
+-- elements come to ddl_command_end under the tag CREATE SCHEMA.
 CREATE EVENT TRIGGER lexledger_refuse_foreign_triggers ON ddl_command_end
-  WHEN TAG IN ('CREATE TRIGGER', 'CREATE TABLE', 'ALTER TABLE')
   EXECUTE FUNCTION lexledger.refuse_foreign_triggers();
 COMMENT ON EVENT TRIGGER lexledger_refuse_foreign_triggers IS
   'Only superusers put triggers on lexledger''s tables, or foreign keys with actions pointing at them: such code would run as the worker''s and the posting functions'' user.';
