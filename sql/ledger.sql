@@ -270,11 +270,10 @@ SELECT count(*) AS problems FROM lexledger.verify();
 -- Code in a trigger runs with the rights of whoever writes the table, and
 -- the take-back deletes as the history's owner (the expiry worker writes as
 -- a superuser): only superusers may put triggers on lexledger's tables, or
--- foreign keys with ON DELETE or ON UPDATE actions pointing at them.  A role
--- with TRIGGER and REFERENCES on the history gets trigger_refused for a
--- trigger, for replacing the append-only trigger with one that lets changes
--- through, and for a cascading foreign key; a foreign key without action
--- stays allowed, and the batch still takes back under it.
+-- foreign keys pointing at them.  A role with TRIGGER and REFERENCES on the
+-- history gets trigger_refused for a trigger, for replacing the
+-- append-only trigger with one that lets changes through, and for foreign
+-- keys, with an action or without.
 GRANT TRIGGER, REFERENCES ON lexledger.transfer TO lexledger_test_poster;
 CREATE SCHEMA lexledger_test_intruder AUTHORIZATION lexledger_test_poster;
 CREATE FUNCTION lexledger_test_intruder.note() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -293,13 +292,15 @@ SELECT pg_temp.err($$CREATE OR REPLACE TRIGGER transfer_is_append_only BEFORE UP
 SELECT pg_temp.err($$CREATE TABLE lexledger_test_intruder.ref (t uuid REFERENCES lexledger.transfer ON DELETE CASCADE)$$);
 SELECT pg_temp.err($$CREATE SCHEMA lexledger_test_intruder2
                        CREATE TABLE ref (t uuid REFERENCES lexledger.transfer ON DELETE CASCADE)$$);
-CREATE TABLE lexledger_test_intruder.bet (stake uuid REFERENCES lexledger.transfer);
+SELECT pg_temp.err($$CREATE TABLE lexledger_test_intruder.bet (stake uuid REFERENCES lexledger.transfer)$$);
 RESET ROLE;
 DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM lexledger_test_poster', current_database()); END $$;
 SELECT c.relname, t.tgname, t.tgqual IS NULL AS no_condition
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relname = 'transfer' AND c.relnamespace = 'lexledger'::regnamespace AND NOT t.tgisinternal
  ORDER BY 2;
+-- a foreign key a superuser points at the history also stops the take-back
+CREATE TABLE lexledger_test_intruder.bet (stake uuid REFERENCES lexledger.transfer);
 BEGIN;
 SELECT pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass) AS transfers_deleted \gset
 SELECT ordinal, result, pg_stat_get_xact_tuples_deleted('lexledger.transfer'::regclass) - :transfers_deleted AS taken_back

@@ -58,7 +58,6 @@
 #include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -928,7 +927,8 @@ execute_in_key_order(SPIPlanPtr plan, Datum *args)
 		(void) set_config_option(key_order_settings[i][0], key_order_settings[i][1],
 								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	ret = SPI_execute_plan(plan, args, NULL, false, 0);
-	AtEOXact_GUC(true, nestlevel);
+	/* also drops settings that code of others changed meanwhile */
+	AtEOXact_GUC(false, nestlevel);
 	return ret;
 }
 
@@ -1163,9 +1163,9 @@ history_relid(const char *name)
 /*
  * Whether a DELETE on this table runs no code but the extension's own: no
  * trigger but, on the history ("is_history"), its append-only ones (by
- * name, function and the absence of a WHEN condition), no foreign key with
- * an ON DELETE or ON UPDATE action pointing at it (its actions are
- * triggers on this table, and fire the referencing table's), no rule,
+ * name, function and the absence of a WHEN condition), no foreign key
+ * pointing at it (its checks are triggers on this table, which run the
+ * referencing table's code: its casts, its actions' triggers), no rule,
  * no row security, no child table.  take_back deletes as the table's owner
  * only then: anything else would run with the owner's rights, code written
  * by a role that merely holds TRIGGER or REFERENCES on the table.  Locks
@@ -1184,15 +1184,11 @@ deletes_run_only_own_code(Oid relid, Oid own_trigger_fn, bool is_history, Oid *o
 	{
 		Trigger    *tg = &rel->trigdesc->triggers[i];
 
-		if (tg->tgisinternal)
-			/* a foreign key without action checks as its own table's owner */
-			own = tg->tgfoid == F_RI_FKEY_NOACTION_DEL || tg->tgfoid == F_RI_FKEY_NOACTION_UPD ||
-				tg->tgfoid == F_RI_FKEY_RESTRICT_DEL || tg->tgfoid == F_RI_FKEY_RESTRICT_UPD;
-		else
-			/* a WHEN condition is code too, whatever function the trigger runs */
-			own = is_history && tg->tgfoid == own_trigger_fn && tg->tgqual == NULL &&
-				(strcmp(tg->tgname, "transfer_is_append_only") == 0 ||
-				 strcmp(tg->tgname, "transfer_is_never_truncated") == 0);
+		/* a WHEN condition is code too, whatever function the trigger runs */
+		own = is_history && !tg->tgisinternal && tg->tgfoid == own_trigger_fn &&
+			tg->tgqual == NULL &&
+			(strcmp(tg->tgname, "transfer_is_append_only") == 0 ||
+			 strcmp(tg->tgname, "transfer_is_never_truncated") == 0);
 	}
 	if (owner != NULL)
 		*owner = rel->rd_rel->relowner;

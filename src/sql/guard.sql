@@ -1,24 +1,24 @@
 -- guard.sql: only superusers put triggers on lexledger's tables, or
--- foreign keys with ON DELETE or ON UPDATE actions pointing at them.
+-- foreign keys pointing at them.
 --
 -- A trigger runs with the rights of whoever writes its table.  The expiry
 -- worker writes the ledger's tables as the bootstrap superuser, and
 -- transfer_batch's take-back deletes as the history's owner; so a trigger
--- of a role that merely holds the TRIGGER privilege, or the ON DELETE
--- CASCADE action of a foreign key of a role that holds REFERENCES (which
--- fires that role's triggers on its own table), would run as a superuser.
--- And since PostgreSQL 14, CREATE OR REPLACE TRIGGER needs only the TRIGGER
--- privilege: it could replace the history's append-only trigger with one
--- that lets changes through.  This event trigger ends with an error any
--- DDL command of a role that is not a superuser that creates or replaces a
--- trigger on one of lexledger's tables, or a foreign key with an action
--- pointing at one.  Foreign keys
--- without actions (NO ACTION, RESTRICT) stay allowed: their checks run as
--- the owner of the referencing table.  It reads only pg_catalog, so it also
--- runs for the DDL of roles without USAGE on schema lexledger.
+-- of a role that merely holds the TRIGGER privilege would run as a
+-- superuser.  So would code reached through a foreign key of a role that
+-- holds REFERENCES: its ON DELETE action fires that role's triggers, and
+-- even a key without action runs the referencing column's casts in the
+-- writer's transaction, whose deferred triggers then fire at the writer's
+-- commit (reviews reproduced both).  And since PostgreSQL 14, CREATE OR
+-- REPLACE TRIGGER needs only the TRIGGER privilege: it could replace the
+-- history's append-only trigger with one that lets changes through.  This
+-- event trigger ends with an error any DDL command of a role that is not a
+-- superuser that creates or replaces a trigger on one of lexledger's
+-- tables, or a foreign key pointing at one.  It reads only pg_catalog, so
+-- it also runs for the DDL of roles without USAGE on schema lexledger.
 
 INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
-  ('trigger_refused', '42501', 'only a superuser may put triggers on lexledger''s tables, or foreign keys with actions pointing at them');
+  ('trigger_refused', '42501', 'only a superuser may put triggers on lexledger''s tables, or foreign keys pointing at them');
 
 CREATE FUNCTION lexledger.refuse_foreign_triggers() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -41,15 +41,14 @@ BEGIN
           ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND k.conrelid = d.objid
         JOIN pg_catalog.pg_class c ON c.oid = k.confrelid
        WHERE k.contype = 'f'
-         AND (k.confdeltype NOT IN ('a', 'r') OR k.confupdtype NOT IN ('a', 'r'))
          AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'lexledger')) THEN
-    RAISE EXCEPTION 'trigger_refused: only a superuser may put triggers on lexledger''s tables, or foreign keys with ON DELETE or ON UPDATE actions pointing at them'
+    RAISE EXCEPTION 'trigger_refused: only a superuser may put triggers on lexledger''s tables, or foreign keys pointing at them'
       USING ERRCODE = '42501',
-            HINT = 'Their code would run with the rights of lexledger''s worker and posting functions. Foreign keys without actions (NO ACTION, RESTRICT) are allowed.';
+            HINT = 'Their code would run in the transactions of lexledger''s worker and posting functions, which may be a superuser''s.';
   END IF;
 END $$;
 COMMENT ON FUNCTION lexledger.refuse_foreign_triggers() IS
-  'Event trigger function: refuses DDL of non-superusers that puts a trigger on a lexledger table, or a foreign key with an action pointing at one (see lexledger_refuse_foreign_triggers).';
+  'Event trigger function: refuses DDL of non-superusers that puts a trigger on a lexledger table, or a foreign key pointing at one (see lexledger_refuse_foreign_triggers).';
 
 -- Every command, not only CREATE TRIGGER, CREATE TABLE and ALTER TABLE: a
 -- CREATE SCHEMA can hold a CREATE TABLE with a foreign key, and its
@@ -57,4 +56,4 @@ COMMENT ON FUNCTION lexledger.refuse_foreign_triggers() IS
 CREATE EVENT TRIGGER lexledger_refuse_foreign_triggers ON ddl_command_end
   EXECUTE FUNCTION lexledger.refuse_foreign_triggers();
 COMMENT ON EVENT TRIGGER lexledger_refuse_foreign_triggers IS
-  'Only superusers put triggers on lexledger''s tables, or foreign keys with actions pointing at them: such code would run as the worker''s and the posting functions'' user.';
+  'Only superusers put triggers on lexledger''s tables, or foreign keys pointing at them: such code would run in the worker''s and the posting functions'' transactions.';

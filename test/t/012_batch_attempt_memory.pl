@@ -20,11 +20,18 @@ $node->safe_psql('postgres', q{
 	SELECT lexledger.open_account('USD', name => 'u1');
 	SELECT lexledger.open_account('USD', name => 'u2');
 	SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', 3, 4, '1.00 USD');
-	-- true once session "pid" waits for the caller, false after 60 s
-	CREATE FUNCTION waits_for_me(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
+	-- the batch's backend, once it runs
+	CREATE FUNCTION batch_pid() RETURNS int LANGUAGE sql AS $$
+	  SELECT pid FROM pg_stat_activity WHERE application_name = 'careful_batch'
+	$$;
+	-- true once the batch waits for the caller, false after 60 s
+	CREATE FUNCTION batch_waits_for_me() RETURNS boolean LANGUAGE plpgsql AS $$
 	BEGIN
 	  FOR i IN 1 .. 6000 LOOP
-	    IF pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()] THEN RETURN true; END IF;
+	    -- pg_stat_activity is read once per transaction unless cleared,
+	    -- and the first funding starts before the batch
+	    PERFORM pg_stat_clear_snapshot();
+	    IF pg_blocking_pids(batch_pid()) @> ARRAY[pg_backend_pid()] THEN RETURN true; END IF;
 	    PERFORM pg_sleep(0.01);
 	  END LOOP;
 	  RETURN false;
@@ -44,6 +51,31 @@ SELECT result, count(*) FROM lexledger.transfer_batch(
         ROW(gen_random_uuid(), 2, 1, '1.00 USD', 0, NULL, false, NULL, false)::lexledger.transfer_request]
   || (SELECT array_agg(ROW(gen_random_uuid(), 3, 4, '0.01 USD', 0, '{"note": "a reference of modest size"}', false, NULL, false)::lexledger.transfer_request)
         FROM generate_series(1, 20000))) GROUP BY result ORDER BY result};
+# One session funds w five times, each time holding w's row until the
+# batch waits for it, and starts the next funding the moment it commits:
+# the batch's next attempt reads, looks its ids up and inserts 20,000 rows
+# before it locks, so it always finds the next funding holding the row.
+# The first funding holds the row before the batch starts.
+my $funding = join '', map { q{
+BEGIN;
+SELECT 1 FROM lexledger.transfer(gen_random_uuid(), 1, 2, '1.00 USD');
+SELECT batch_waits_for_me();
+SELECT pg_log_backend_memory_contexts(batch_pid());
+SELECT pg_sleep(0.3);
+COMMIT;
+} } 1 .. 5;
+my $funding_file = PostgreSQL::Test::Utils::tempdir . '/funding.sql';
+PostgreSQL::Test::Utils::append_to_file($funding_file, $funding);
+my ($fout, $ferr) = ('', '');
+my $funder = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'),
+	  '-c', "SET application_name = 'funder'", '-f', $funding_file ],
+	'>', \$fout, '2>', \$ferr);
+ok( $node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity
+		   WHERE application_name = 'funder' AND query LIKE '%batch_waits_for_me%'}),
+	'the first funding holds the row');
+
 my ($out, $err) = ('', '');
 my $h = IPC::Run::start(
 	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'),
@@ -54,28 +86,16 @@ my $h = IPC::Run::start(
 my $pid;
 foreach (1 .. 600)
 {
-	$pid = $node->safe_psql('postgres',
-		q{SELECT pid FROM pg_stat_activity WHERE application_name = 'careful_batch' AND query LIKE '%transfer_batch%'});
+	$pid = $node->safe_psql('postgres', q{SELECT batch_pid()});
 	last if $pid ne '';
 	usleep(50_000);
 }
 ok($pid ne '', 'the batch runs');
 
-# fund w with 1.00 five times, each time while the batch waits for its row
-my $fundings = 0;
-foreach my $i (1 .. 5)
-{
-	my $waited = $node->safe_psql('postgres', qq{
-		BEGIN;
-		SELECT 1 FROM lexledger.transfer(gen_random_uuid(), 1, 2, '1.00 USD');
-		SELECT waits_for_me($pid);
-		SELECT pg_log_backend_memory_contexts($pid);
-		SELECT pg_sleep(0.3);
-		COMMIT;});
-	$fundings++ if $waited =~ /^1\nt\nt/;
-}
+$funder->finish;
 $h->finish;
 chomp $out;
+my $fundings = () = $fout =~ /^1\nt\nt\n/mg;
 is($fundings, 5, 'the batch waited for each of the five fundings');
 # after five fundings w holds 5.00, so its five requests post too
 is($out, "exists|1\nok|20005", 'the batch posted its 20,005 transfers once its last attempt stood');
