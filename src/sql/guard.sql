@@ -27,21 +27,18 @@ BEGIN
   IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
     RETURN;
   END IF;
+  -- the table each trigger the command made is on, and each foreign key
+  -- of a table it made or altered points at
   IF EXISTS (
       SELECT 1
         FROM pg_catalog.pg_event_trigger_ddl_commands() d
-        JOIN pg_catalog.pg_trigger t
+        LEFT JOIN pg_catalog.pg_trigger t
           ON d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND t.oid = d.objid
-        JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-       WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'lexledger'))
-     OR EXISTS (
-      SELECT 1
-        FROM pg_catalog.pg_event_trigger_ddl_commands() d
-        JOIN pg_catalog.pg_constraint k
+        LEFT JOIN pg_catalog.pg_constraint k
           ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND k.conrelid = d.objid
-        JOIN pg_catalog.pg_class c ON c.oid = k.confrelid
-       WHERE k.contype = 'f'
-         AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'lexledger')) THEN
+             AND k.contype = 'f'
+        JOIN pg_catalog.pg_class c ON c.oid IN (t.tgrelid, k.confrelid)
+       WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'lexledger')) THEN
     RAISE EXCEPTION 'trigger_refused: only a superuser may put triggers on lexledger''s tables, or foreign keys pointing at them'
       USING ERRCODE = '42501',
             HINT = 'Their code would run in the transactions of lexledger''s worker and posting functions, which may be a superuser''s.';
