@@ -310,6 +310,35 @@ SELECT ordinal, result, pg_stat_get_xact_tuples_deleted('lexledger.transfer'::re
   ]::lexledger.transfer_request[]);
 ROLLBACK;
 DROP TABLE lexledger_test_intruder.bet;
+-- A key that a superuser made on a table of another role is trusted: that
+-- role's other ALTER TABLEs of the table go through.  A key its command
+-- makes is refused, and so is one its command makes anew (ALTER COLUMN
+-- TYPE rebuilds the key), also inside a savepoint; and without USAGE on
+-- schema lexledger the role cannot tell, so it is refused.
+CREATE TABLE lexledger_test_intruder.stake (t uuid, s uuid);
+ALTER TABLE lexledger_test_intruder.stake OWNER TO lexledger_test_poster;
+ALTER TABLE lexledger_test_intruder.stake ADD CONSTRAINT stake_is_a_transfer FOREIGN KEY (t) REFERENCES lexledger.transfer;
+SET ROLE lexledger_test_poster;
+SELECT pg_temp.err($$ALTER TABLE lexledger_test_intruder.stake ADD COLUMN note text$$);
+SELECT pg_temp.err($$ALTER TABLE lexledger_test_intruder.stake ADD CONSTRAINT note_is_short CHECK (length(note) < 100)$$);
+SELECT pg_temp.err($$ALTER TABLE lexledger_test_intruder.stake ADD FOREIGN KEY (s) REFERENCES lexledger.transfer$$);
+SELECT pg_temp.err($$ALTER TABLE lexledger_test_intruder.stake ALTER COLUMN t TYPE uuid USING t$$);
+BEGIN;
+SAVEPOINT migration;
+ALTER TABLE lexledger_test_intruder.stake ADD FOREIGN KEY (s) REFERENCES lexledger.transfer;
+ROLLBACK;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA lexledger FROM lexledger_test_poster;
+SET ROLE lexledger_test_poster;
+SELECT pg_temp.err($$ALTER TABLE lexledger_test_intruder.stake ADD COLUMN more text$$);
+-- its other tables are not affected
+SELECT pg_temp.err($$CREATE TABLE lexledger_test_intruder.plain (x int)$$);
+SELECT pg_temp.err($$ALTER TABLE lexledger_test_intruder.plain ADD COLUMN more text$$);
+RESET ROLE;
+GRANT USAGE ON SCHEMA lexledger TO lexledger_test_poster;
+SELECT conname FROM pg_constraint WHERE conrelid = 'lexledger_test_intruder.stake'::regclass ORDER BY 1;
+SELECT attname FROM pg_attribute WHERE attrelid = 'lexledger_test_intruder.stake'::regclass AND attnum > 0 ORDER BY attnum;
+DROP TABLE lexledger_test_intruder.stake, lexledger_test_intruder.plain;
 -- A trigger a superuser put on the history stops the take-back (the batch
 -- decides again on its careful path, with the same answers), since the
 -- take-back runs no code but the extension's.  A trigger elsewhere that

@@ -17,11 +17,13 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "lexledger.h"
@@ -482,6 +484,97 @@ expire_hold(const pg_uuid_t *pending_id)
 	SPI_finish();
 }
 
+/*
+ * Expires holds "ids[0..n-1]" inside one subtransaction.  Returns true when
+ * all of them expired; on an error, rolls all of them back and returns
+ * false with the error in *error (allocated in the caller's context).  A
+ * cancel or a statement timeout is not a hold's failure: it ends the call.
+ */
+static bool
+expire_holds_in_subtransaction(const pg_uuid_t *ids, int n, ErrorData **error)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	volatile bool expired = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller_cxt);
+	PG_TRY();
+	{
+		for (int i = 0; i < n; i++)
+			expire_hold(&ids[i]);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller_cxt);
+		*error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		expired = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller_cxt);
+	CurrentResourceOwner = caller_owner;
+	if (!expired && (*error)->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(*error);
+	return expired;
+}
+
+/* Says that hold "id" could not expire, and why, and that it stays pending. */
+static void
+report_hold_not_expired(const pg_uuid_t *id, const ErrorData *error)
+{
+	ereport(WARNING,
+			(errcode(error->sqlerrcode),
+			 errmsg("hold_not_expired: hold %s could not expire: %s",
+					uuid_to_cstring(id), error->message),
+			 error->detail ? errdetail_internal("%s", error->detail) : 0,
+			 errhint("It stays pending and is tried again at the next call; the other due holds expire meanwhile.")));
+}
+
+/*
+ * Expires the "n" holds "ids", which are due and whose balance rows this
+ * transaction holds, and returns how many expired.  Usually all do, in one
+ * subtransaction.  When one fails (a row of a superuser's table still
+ * references it, say), each is tried again in a subtransaction of its own:
+ * the others expire, and the ids of those that failed are appended to
+ * failed[] (room for n more) and counted in *nfailed, each with a WARNING.
+ * Without this, the hold would fail the whole call, and every later call
+ * of the expiry worker with it, forever.  Subtransactions of their own
+ * only then, because many in one transaction overflow its cache of
+ * subtransaction ids, which slows every snapshot taken meanwhile.
+ */
+static int
+expire_due_holds(const pg_uuid_t *ids, int n, pg_uuid_t *failed, int *nfailed)
+{
+	ErrorData  *error = NULL;
+	int			expired = 0;
+
+	if (n == 0 || expire_holds_in_subtransaction(ids, n, &error))
+		return n;
+	if (n == 1)
+	{
+		report_hold_not_expired(&ids[0], error);
+		failed[(*nfailed)++] = ids[0];
+		FreeErrorData(error);
+		return 0;
+	}
+	FreeErrorData(error);
+	for (int i = 0; i < n; i++)
+	{
+		if (expire_holds_in_subtransaction(&ids[i], 1, &error))
+		{
+			expired++;
+			continue;
+		}
+		report_hold_not_expired(&ids[i], error);
+		failed[(*nfailed)++] = ids[i];
+		FreeErrorData(error);
+	}
+	return expired;
+}
+
 PG_FUNCTION_INFO_V1(lexledger_expire_holds);
 
 /*
@@ -490,9 +583,10 @@ PG_FUNCTION_INFO_V1(lexledger_expire_holds);
  *		and returns how many.  Holds being captured or released right now
  *		are skipped (SKIP LOCKED): whichever commits first wins.  So are
  *		holds whose balance rows another transaction holds: the next call
- *		tries them again, and meanwhile later holds expire.  Each
- *		expiry is a transfer of kind expire_pending under a new id of the
- *		server's: an id that clients could compute could be taken by a
+ *		tries them again, and meanwhile later holds expire.  A hold that
+ *		fails to expire is reported with a WARNING and skipped the same way.
+ *		Each expiry is a transfer of kind expire_pending under a new id of
+ *		the server's: an id that clients could compute could be taken by a
  *		transfer of theirs first, and the hold would never expire.  Deleting
  *		the hold's pending_transfer row is what makes expiring it twice
  *		impossible.
@@ -501,52 +595,71 @@ Datum
 lexledger_expire_holds(PG_FUNCTION_ARGS)
 {
 	int32		max_holds = PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0);
+	int			max_skipped;
 	int32		expired = 0;
 	int			nbusy = 0;
 	int			nskipped = 0;
 	int			busy_size = 64;
 	Datum	   *busy;
+	int			nfailed = 0;
+	int			failed_size = 64;
+	pg_uuid_t  *failed;
 
 	if (max_holds <= 0)
 		PG_RETURN_INT32(0);
+	max_skipped = Max(max_holds, 64);
 	ledger_spi_connect();
 	busy = palloc(sizeof(Datum) * busy_size);
+	failed = palloc(sizeof(pg_uuid_t) * failed_size);
 	ledger_prepare(&due_holds_plan,
 				   "SELECT transfer_id, debit_account_id, credit_account_id"
 				   "  FROM lexledger.pending_transfer"
 				   " WHERE expires_at <= clock_timestamp()"
 				   "   AND debit_account_id <> ALL ($2) AND credit_account_id <> ALL ($2)"
+				   "   AND transfer_id <> ALL ($3)"
 				   " ORDER BY expires_at LIMIT $1"
 				   "   FOR UPDATE SKIP LOCKED",
-				   2, (Oid[]) {INT4OID, INT8ARRAYOID});
+				   3, (Oid[]) {INT4OID, INT8ARRAYOID, UUIDARRAYOID});
 
 	/*
 	 * Holds whose balance rows are busy are skipped, their accounts left out
 	 * of the next look for due holds, and the next due ones taken in their
 	 * place, until max_holds have expired or busy accounts were met
-	 * max_holds times (64 at least): the next call tries them again.
+	 * max_holds times (64 at least): the next call tries them again.  Holds
+	 * that fail to expire are left out the same way, as many times at most.
 	 */
-	while (expired < max_holds && nbusy < Max(max_holds, 64))
+	while (expired < max_holds && nbusy < max_skipped && nfailed < max_skipped)
 	{
-		Datum		args[2];
+		Datum		args[3];
+		Datum	   *failed_datums = palloc(sizeof(Datum) * Max(nfailed, 1));
 		int			ret;
 		SPITupleTable *due;
 		uint64		n;
 		BalanceRowKey *locked;
 		int			nlocked;
+		pg_uuid_t  *free_holds;
+		int			nfree = 0;
 
+		for (int i = 0; i < nfailed; i++)
+			failed_datums[i] = UUIDPGetDatum(&failed[i]);
 		args[0] = Int32GetDatum(max_holds - expired);
 		args[1] = PointerGetDatum(construct_array(busy, nbusy, INT8OID, sizeof(int64),
 												  true, TYPALIGN_DOUBLE));
+		args[2] = PointerGetDatum(construct_array(failed_datums, nfailed, UUIDOID,
+												  UUID_LEN, false, TYPALIGN_CHAR));
 		ret = SPI_execute_plan(due_holds_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "lexledger: due holds lookup failed: %s", SPI_result_code_string(ret));
+		pfree(DatumGetPointer(args[1]));
+		pfree(DatumGetPointer(args[2]));
+		pfree(failed_datums);
 		if (SPI_processed == 0)
 			break;
 
-		/* expire_hold runs more queries, which replace SPI_tuptable */
+		/* expiring runs more queries, which replace SPI_tuptable */
 		due = SPI_tuptable;
 		n = SPI_processed;
+		free_holds = palloc(sizeof(pg_uuid_t) * n);
 		locked = lock_free_rows_of_holds(due, n, &nlocked);
 		for (uint64 i = 0; i < n; i++)
 		{
@@ -560,8 +673,7 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 
 			if (!busy_side[0] && !busy_side[1])
 			{
-				expire_hold(DatumGetUUIDP(SPI_getbinval(due->vals[i], due->tupdesc, 1, &isnull)));
-				expired++;
+				free_holds[nfree++] = *DatumGetUUIDP(SPI_getbinval(due->vals[i], due->tupdesc, 1, &isnull));
 				continue;
 			}
 			nskipped++;
@@ -579,8 +691,14 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 			}
 		}
 		pfree(locked);
-		pfree(DatumGetPointer(args[1]));
 		SPI_freetuptable(due);
+		if (nfailed + nfree > failed_size)
+		{
+			failed_size = nfailed + nfree;
+			failed = repalloc(failed, sizeof(pg_uuid_t) * failed_size);
+		}
+		expired += expire_due_holds(free_holds, nfree, failed, &nfailed);
+		pfree(free_holds);
 	}
 	if (nskipped > 0)
 		elog(DEBUG1, "lexledger: expire_holds skipped %d due holds whose balance rows other transactions hold",

@@ -44,6 +44,40 @@ is($node->safe_psql('postgres', q{SELECT available_balance FROM lexledger.balanc
 	'9.00 USD', 'the expired hold returned its funds');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify is clean');
 
+# A hold that cannot expire (a row of a superuser's table references it)
+# does not stop the worker: it logs a WARNING naming the hold each round,
+# the holds due after it expire, and it expires once the row is gone.
+my $poison_offset = -s $node->logfile;
+my $poison_worker = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'");
+$node->safe_psql('postgres', q{
+	CREATE TABLE bet_stake (hold_id uuid REFERENCES lexledger.pending_transfer (transfer_id));
+	BEGIN;
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000004', 3, 2, '1.00 USD', timeout => '1 second');
+	INSERT INTO bet_stake VALUES ('a0000000-0000-0000-0000-000000000004');
+	COMMIT;
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000005', 3, 2, '2.00 USD', timeout => '2 seconds');
+});
+ok($node->poll_query_until('postgres', q{
+	SELECT status = 'expired' FROM lexledger.hold
+	 WHERE id = 'a0000000-0000-0000-0000-000000000005'}),
+	'a hold due after one that cannot expire expires');
+is($node->safe_psql('postgres', q{
+	SELECT status FROM lexledger.hold WHERE id = 'a0000000-0000-0000-0000-000000000004'}),
+	'pending', 'the hold that cannot expire stays pending');
+like(slurp_file($node->logfile, $poison_offset),
+	qr/WARNING:  hold_not_expired: hold a0000000-0000-0000-0000-000000000004 could not expire: update or delete on table "pending_transfer" violates foreign key constraint/,
+	'the worker logs which hold could not expire, and why');
+$node->safe_psql('postgres', 'DROP TABLE bet_stake');
+ok($node->poll_query_until('postgres', q{
+	SELECT status = 'expired' FROM lexledger.hold
+	 WHERE id = 'a0000000-0000-0000-0000-000000000004'}),
+	'once nothing references it, it expires');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify is still clean');
+is($node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'"),
+	$poison_worker, 'the worker went on in the same process');
+
 # Without the extension the worker waits quietly, and picks up again: the
 # same process, with no error (a worker that exited would be restarted by
 # the postmaster within seconds, so only its pid tells it survived).
