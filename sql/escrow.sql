@@ -154,6 +154,26 @@ SELECT lexledger.expire_holds() AS expired;
 SELECT id, status FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-00000000005_' ORDER BY id;
 SELECT * FROM lexledger.verify();
 ROLLBACK;
+-- when every expiry fails (a superuser's trigger refuses them all), a call
+-- reports the first ten holds one by one and the rest in one line, expires
+-- nothing and changes nothing
+BEGIN;
+CREATE FUNCTION pg_temp.refuse_expiry() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'no expiry today';
+END $$;
+CREATE TRIGGER refuse_expiry BEFORE INSERT ON lexledger.transfer
+  FOR EACH ROW WHEN (NEW.kind = 'expire_pending') EXECUTE FUNCTION pg_temp.refuse_expiry();
+SELECT count(lexledger.hold(('10000000-0000-0000-0000-0000000006' || lpad(i::text, 2, '0'))::uuid,
+                            :punter, :escrow, '0.01 KES', timeout => make_interval(secs => i / 1e6)))
+  FROM generate_series(1, 12) i;
+SELECT pg_sleep(0.01);
+\set VERBOSITY terse
+SELECT lexledger.expire_holds() AS expired;
+\set VERBOSITY default
+SELECT status, count(*) FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-0000000006__' GROUP BY status;
+SELECT * FROM lexledger.verify();
+ROLLBACK;
 
 -- verify() checks each resolution against its hold (superuser tampering,
 -- rolled back): an expiry that says it released more than the hold

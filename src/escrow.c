@@ -521,10 +521,23 @@ expire_holds_in_subtransaction(const pg_uuid_t *ids, int n, ErrorData **error)
 	return expired;
 }
 
-/* Says that hold "id" could not expire, and why, and that it stays pending. */
+/*
+ * At most this many holds that could not expire are reported one by one
+ * per call, the rest in one line: when something fails every expiry (a
+ * broken trigger a superuser put on the history, say), a worker round
+ * would otherwise log a WARNING for each of a thousand holds every second.
+ */
+#define HOLDS_NOT_EXPIRED_REPORTED 10
+
+/*
+ * Says that hold "id" could not expire, and why, and that it stays pending;
+ * "nfailed" is how many failed before it in this call.
+ */
 static void
-report_hold_not_expired(const pg_uuid_t *id, const ErrorData *error)
+report_hold_not_expired(const pg_uuid_t *id, const ErrorData *error, int nfailed)
 {
+	if (nfailed >= HOLDS_NOT_EXPIRED_REPORTED)
+		return;
 	ereport(WARNING,
 			(errcode(error->sqlerrcode),
 			 errmsg("hold_not_expired: hold %s could not expire: %s",
@@ -533,17 +546,27 @@ report_hold_not_expired(const pg_uuid_t *id, const ErrorData *error)
 			 errhint("It stays pending and is tried again at the next call; the other due holds expire meanwhile.")));
 }
 
+/* Records that hold "id" could not expire, for "error". */
+static void
+note_hold_not_expired(const pg_uuid_t *id, ErrorData *error,
+					  pg_uuid_t *failed, int *nfailed)
+{
+	report_hold_not_expired(id, error, *nfailed);
+	failed[(*nfailed)++] = *id;
+	FreeErrorData(error);
+}
+
 /*
  * Expires the "n" holds "ids", which are due and whose balance rows this
  * transaction holds, and returns how many expired.  Usually all do, in one
  * subtransaction.  When one fails (a row of a superuser's table still
  * references it, say), each is tried again in a subtransaction of its own:
  * the others expire, and the ids of those that failed are appended to
- * failed[] (room for n more) and counted in *nfailed, each with a WARNING.
- * Without this, the hold would fail the whole call, and every later call
- * of the expiry worker with it, forever.  Subtransactions of their own
- * only then, because many in one transaction overflow its cache of
- * subtransaction ids, which slows every snapshot taken meanwhile.
+ * failed[] (room for n more) and counted in *nfailed, the first few each
+ * with a WARNING.  Without this, the hold would fail the whole call, and
+ * every later call of the expiry worker with it, forever.  Subtransactions
+ * of their own only then, because many in one transaction overflow its
+ * cache of subtransaction ids, which slows every snapshot taken meanwhile.
  */
 static int
 expire_due_holds(const pg_uuid_t *ids, int n, pg_uuid_t *failed, int *nfailed)
@@ -555,22 +578,16 @@ expire_due_holds(const pg_uuid_t *ids, int n, pg_uuid_t *failed, int *nfailed)
 		return n;
 	if (n == 1)
 	{
-		report_hold_not_expired(&ids[0], error);
-		failed[(*nfailed)++] = ids[0];
-		FreeErrorData(error);
+		note_hold_not_expired(&ids[0], error, failed, nfailed);
 		return 0;
 	}
 	FreeErrorData(error);
 	for (int i = 0; i < n; i++)
 	{
 		if (expire_holds_in_subtransaction(&ids[i], 1, &error))
-		{
 			expired++;
-			continue;
-		}
-		report_hold_not_expired(&ids[i], error);
-		failed[(*nfailed)++] = ids[i];
-		FreeErrorData(error);
+		else
+			note_hold_not_expired(&ids[i], error, failed, nfailed);
 	}
 	return expired;
 }
@@ -700,6 +717,12 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 		expired += expire_due_holds(free_holds, nfree, failed, &nfailed);
 		pfree(free_holds);
 	}
+	if (nfailed > HOLDS_NOT_EXPIRED_REPORTED)
+		ereport(WARNING,
+				(errmsg("hold_not_expired: %d more holds could not expire",
+						nfailed - HOLDS_NOT_EXPIRED_REPORTED),
+				 errdetail("Only the first %d holds that could not expire in one call are reported one by one.",
+						   HOLDS_NOT_EXPIRED_REPORTED)));
 	if (nskipped > 0)
 		elog(DEBUG1, "lexledger: expire_holds skipped %d due holds whose balance rows other transactions hold",
 			 nskipped);
