@@ -7,7 +7,12 @@ use Test::More;
 use IPC::Run;
 use LexLedger::Test qw(new_lexledger_node ledger_is_healthy);
 
-my $node = new_lexledger_node('crash');
+# Full durability, as in production (PostgreSQL's test clusters default
+# to fsync = off): a kill -9 loses no page cache, but the test should not
+# lean on that.
+my $node = new_lexledger_node('crash', 'fsync = on', 'synchronous_commit = on');
+is($node->safe_psql('postgres', q{SELECT current_setting('fsync') || ' ' || current_setting('synchronous_commit')}),
+	'on on', 'the cluster runs with fsync and synchronous_commit on');
 # The wallets hold 10.00 USD between them and the load drains them into
 # the house, so within seconds requests are refused for insufficient_funds:
 # the crash comes while limits are being enforced, not far from them.
