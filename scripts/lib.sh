@@ -80,6 +80,11 @@ init_cluster() {
 	if ! as_pg test -f "$dir/data/PG_VERSION"; then
 		as_pg initdb -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
 			{ cat "$dir/initdb.log" >&2; die "initdb failed"; }
+		# The database the workers connect to exists before their first
+		# start: otherwise lexledger's worker and pg_cron's launcher fail
+		# to connect, and log it, until create_database has run.
+		echo "CREATE DATABASE \"$db\"" | as_pg postgres --single -D "$dir/data" postgres \
+			>>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "creating database $db failed"; }
 	fi
 	as_pg tee "$dir/data/lexledger.conf" >/dev/null <<-EOF
 		# written by lexledger's scripts/lib.sh on every start
