@@ -173,6 +173,13 @@ SELECT lexledger.expire_holds() AS expired;
 \set VERBOSITY default
 SELECT status, count(*) FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-0000000006__' GROUP BY status;
 SELECT * FROM lexledger.verify();
+-- an error about the transaction (here a serialization failure), not the
+-- hold, ends the call as an error
+CREATE OR REPLACE FUNCTION pg_temp.refuse_expiry() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'could not serialize, says the trigger' USING ERRCODE = 'serialization_failure';
+END $$;
+SELECT pg_temp.err('SELECT lexledger.expire_holds()');
 ROLLBACK;
 
 -- verify() checks each resolution against its hold (superuser tampering,

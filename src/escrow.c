@@ -485,10 +485,26 @@ expire_hold(const pg_uuid_t *pending_id)
 }
 
 /*
+ * Whether "error" is about the transaction or the server rather than one
+ * hold: a cancel or statement timeout, a shutdown (class 57), a
+ * serialization failure or deadlock (40), out of memory or disk (53).
+ * Those end the call, as they did before any hold could fail on its own.
+ */
+static bool
+error_ends_the_call(const ErrorData *error)
+{
+	int			category = ERRCODE_TO_CATEGORY(error->sqlerrcode);
+
+	return category == ERRCODE_OPERATOR_INTERVENTION ||
+		category == ERRCODE_TRANSACTION_ROLLBACK ||
+		category == ERRCODE_INSUFFICIENT_RESOURCES;
+}
+
+/*
  * Expires holds "ids[0..n-1]" inside one subtransaction.  Returns true when
  * all of them expired; on an error, rolls all of them back and returns
- * false with the error in *error (allocated in the caller's context).  A
- * cancel or a statement timeout is not a hold's failure: it ends the call.
+ * false with the error in *error (allocated in the caller's context), or
+ * throws it again when it ends the call (error_ends_the_call).
  */
 static bool
 expire_holds_in_subtransaction(const pg_uuid_t *ids, int n, ErrorData **error)
@@ -516,7 +532,7 @@ expire_holds_in_subtransaction(const pg_uuid_t *ids, int n, ErrorData **error)
 	PG_END_TRY();
 	MemoryContextSwitchTo(caller_cxt);
 	CurrentResourceOwner = caller_owner;
-	if (!expired && (*error)->sqlerrcode == ERRCODE_QUERY_CANCELED)
+	if (!expired && error_ends_the_call(*error))
 		ReThrowError(*error);
 	return expired;
 }
