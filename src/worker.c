@@ -61,6 +61,13 @@ expire_round(void)
 	int			expired = -1;
 	static const char *sql = "SELECT lexledger.expire_holds($1)";
 
+	/*
+	 * Deferred checks (a DEFERRABLE foreign key that references a hold)
+	 * fire at once, inside the subtransaction of the hold they are about:
+	 * at commit they would fail the whole round, every round.
+	 */
+	static const char *immediate = "SET CONSTRAINTS ALL IMMEDIATE";
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -72,6 +79,8 @@ expire_round(void)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "lexledger expiry worker: SPI_connect failed");
+		if (SPI_execute(immediate, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "lexledger expiry worker: %s failed", immediate);
 		pgstat_report_activity(STATE_RUNNING, sql);
 		if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "lexledger expiry worker: expire_holds failed");

@@ -74,6 +74,29 @@ ok($node->poll_query_until('postgres', q{
 	 WHERE id = 'a0000000-0000-0000-0000-000000000004'}),
 	'once nothing references it, it expires');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify is still clean');
+# The same with a deferred key: its check fires at once in the worker's
+# round, inside the hold's subtransaction, not at the round's commit.
+$node->safe_psql('postgres', q{
+	CREATE TABLE bet_stake_deferred (hold_id uuid
+	  REFERENCES lexledger.pending_transfer (transfer_id) DEFERRABLE INITIALLY DEFERRED);
+	BEGIN;
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000006', 3, 2, '1.00 USD', timeout => '1 second');
+	INSERT INTO bet_stake_deferred VALUES ('a0000000-0000-0000-0000-000000000006');
+	COMMIT;
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000007', 3, 2, '2.00 USD', timeout => '2 seconds');
+});
+ok($node->poll_query_until('postgres', q{
+	SELECT status = 'expired' FROM lexledger.hold
+	 WHERE id = 'a0000000-0000-0000-0000-000000000007'}),
+	'a hold due after one that a deferred key references expires');
+is($node->safe_psql('postgres', q{
+	SELECT status FROM lexledger.hold WHERE id = 'a0000000-0000-0000-0000-000000000006'}),
+	'pending', 'the hold that a deferred key references stays pending');
+$node->safe_psql('postgres', 'DROP TABLE bet_stake_deferred');
+ok($node->poll_query_until('postgres', q{
+	SELECT status = 'expired' FROM lexledger.hold
+	 WHERE id = 'a0000000-0000-0000-0000-000000000006'}),
+	'once the deferred key is gone, it expires');
 is($node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'"),
 	$poison_worker, 'the worker went on in the same process');
