@@ -137,8 +137,10 @@ ROLLBACK;
 
 -- a hold that cannot expire (here a row of a superuser's table still
 -- references it) is reported with a WARNING and skipped: the other due
--- holds expire, in the same call and in later ones, and it expires once
--- the row is gone
+-- holds expire, in the same call and in later ones.  It is tried again 1
+-- second later, then 2, 4 ... up to 10 minutes (expiry_retry_at, which a
+-- DBA may set to null to have it tried at once), and expires once the
+-- row is gone.
 BEGIN;
 CREATE TABLE public.bet_stake (hold_id uuid REFERENCES lexledger.pending_transfer (transfer_id));
 SELECT amount FROM lexledger.hold('10000000-0000-0000-0000-000000000050', :punter, :escrow, '1.00 KES', timeout => '1 microsecond');
@@ -147,9 +149,14 @@ SELECT amount FROM lexledger.hold('10000000-0000-0000-0000-000000000052', :punte
 INSERT INTO public.bet_stake VALUES ('10000000-0000-0000-0000-000000000050');
 SELECT pg_sleep(0.01);
 SELECT lexledger.expire_holds(1) AS expired;
+SELECT transfer_id, expiry_failures, expiry_retry_at > clock_timestamp() AS waiting, expiry_error
+  FROM lexledger.pending_transfer WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
+SELECT lexledger.expire_holds() AS expired;
+UPDATE lexledger.pending_transfer SET expiry_retry_at = NULL WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
 SELECT lexledger.expire_holds() AS expired;
 SELECT id, status FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-00000000005_' ORDER BY id;
 DELETE FROM public.bet_stake;
+UPDATE lexledger.pending_transfer SET expiry_retry_at = NULL WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
 SELECT lexledger.expire_holds() AS expired;
 SELECT id, status FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-00000000005_' ORDER BY id;
 SELECT * FROM lexledger.verify();
@@ -173,6 +180,9 @@ SELECT lexledger.expire_holds() AS expired;
 \set VERBOSITY default
 SELECT status, count(*) FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-0000000006__' GROUP BY status;
 SELECT * FROM lexledger.verify();
+-- each is now left alone for a second: the next call tries none of them
+SELECT lexledger.expire_holds() AS expired;
+UPDATE lexledger.pending_transfer SET expiry_retry_at = NULL WHERE transfer_id::text LIKE '10000000-0000-0000-0000-0000000006__';
 -- an error about the transaction (here a serialization failure), not the
 -- hold, ends the call as an error
 CREATE OR REPLACE FUNCTION pg_temp.refuse_expiry() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -180,6 +190,23 @@ BEGIN
   RAISE EXCEPTION 'could not serialize, says the trigger' USING ERRCODE = 'serialization_failure';
 END $$;
 SELECT pg_temp.err('SELECT lexledger.expire_holds()');
+ROLLBACK;
+-- a call from inside another (a superuser's trigger on the history)
+-- expires nothing: the outer call's holds are its own
+BEGIN;
+CREATE FUNCTION pg_temp.nested_expiry() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE WARNING 'the nested call expired %', lexledger.expire_holds(5);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER nested_expiry AFTER INSERT ON lexledger.transfer
+  FOR EACH ROW WHEN (NEW.kind = 'expire_pending') EXECUTE FUNCTION pg_temp.nested_expiry();
+SELECT count(lexledger.hold(('10000000-0000-0000-0000-0000000007' || lpad(i::text, 2, '0'))::uuid,
+                            :punter, :escrow, '0.01 KES', timeout => make_interval(secs => i / 1e6)))
+  FROM generate_series(1, 3) i;
+SELECT pg_sleep(0.01);
+SELECT lexledger.expire_holds() AS expired;
+SELECT status, count(*) FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-0000000007__' GROUP BY status;
 ROLLBACK;
 
 -- verify() checks each resolution against its hold (superuser tampering,

@@ -33,6 +33,7 @@ static SPIPlanPtr record_hold_plan = NULL;
 static SPIPlanPtr read_hold_plan = NULL;
 static SPIPlanPtr resolve_hold_plan = NULL;
 static SPIPlanPtr due_holds_plan = NULL;
+static SPIPlanPtr failed_expiry_plan = NULL;
 
 /* What a resolution needs to know about its hold. */
 typedef struct Hold
@@ -540,35 +541,73 @@ expire_holds_in_subtransaction(const pg_uuid_t *ids, int n, ErrorData **error)
 /*
  * At most this many holds that could not expire are reported one by one
  * per call, the rest in one line: when something fails every expiry (a
- * broken trigger a superuser put on the history, say), a worker round
- * would otherwise log a WARNING for each of a thousand holds every second.
+ * broken trigger a superuser put on the history, say), a call would
+ * otherwise log a WARNING for each of a thousand holds.
  */
 #define HOLDS_NOT_EXPIRED_REPORTED 10
 
 /*
- * Says that hold "id" could not expire, and why, and that it stays pending;
- * "nfailed" is how many failed before it in this call.
+ * Records in the pending row of hold "id" that expiring it failed with
+ * "error", and when to try again: one second after the first failure,
+ * doubling up to ten minutes, so that a hold that keeps failing costs
+ * little and neither hides the holds due after it nor floods the log.
+ * Returns the number of failures so far and sets *retry_in to the delay
+ * in seconds; 0 when the row is gone (nothing to record).
  */
-static void
-report_hold_not_expired(const pg_uuid_t *id, const ErrorData *error, int nfailed)
+static int
+record_failed_expiry(const pg_uuid_t *id, const ErrorData *error, int *retry_in)
 {
-	if (nfailed >= HOLDS_NOT_EXPIRED_REPORTED)
-		return;
-	ereport(WARNING,
-			(errcode(error->sqlerrcode),
-			 errmsg("hold_not_expired: hold %s could not expire: %s",
-					uuid_to_cstring(id), error->message),
-			 error->detail ? errdetail_internal("%s", error->detail) : 0,
-			 errhint("It stays pending and is tried again at the next call; the other due holds expire meanwhile.")));
+	Datum		args[2];
+	bool		isnull;
+	int			ret;
+	int			failures = 0;
+
+	ledger_prepare(&failed_expiry_plan,
+				   "UPDATE lexledger.pending_transfer"
+				   "   SET expiry_failures = expiry_failures + 1,"
+				   "       expiry_retry_at = clock_timestamp()"
+				   "         + make_interval(secs => LEAST(2 ^ expiry_failures, 600)),"
+				   "       expiry_error = $2"
+				   " WHERE transfer_id = $1"
+				   " RETURNING expiry_failures, LEAST(2 ^ (expiry_failures - 1), 600)::integer",
+				   2, (Oid[]) {UUIDOID, TEXTOID});
+	args[0] = UUIDPGetDatum(id);
+	args[1] = CStringGetTextDatum(psprintf("%s %s", unpack_sql_state(error->sqlerrcode),
+										   error->message));
+	ret = SPI_execute_plan(failed_expiry_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "lexledger: recording a failed expiry failed: %s", SPI_result_code_string(ret));
+	*retry_in = 0;
+	if (SPI_processed == 1)
+	{
+		failures = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		*retry_in = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	pfree(DatumGetPointer(args[1]));
+	return failures;
 }
 
-/* Records that hold "id" could not expire, for "error". */
+/*
+ * Records that hold "id" could not expire, for "error", and says so with a
+ * WARNING (unless "nfailed", the holds that failed before it in this call,
+ * reached HOLDS_NOT_EXPIRED_REPORTED).
+ */
 static void
-note_hold_not_expired(const pg_uuid_t *id, ErrorData *error,
-					  pg_uuid_t *failed, int *nfailed)
+note_hold_not_expired(const pg_uuid_t *id, ErrorData *error, int *nfailed)
 {
-	report_hold_not_expired(id, error, *nfailed);
-	failed[(*nfailed)++] = *id;
+	int			retry_in;
+	int			failures = record_failed_expiry(id, error, &retry_in);
+
+	if (*nfailed < HOLDS_NOT_EXPIRED_REPORTED)
+		ereport(WARNING,
+				(errcode(error->sqlerrcode),
+				 errmsg("hold_not_expired: hold %s could not expire (failure %d): %s",
+						uuid_to_cstring(id), failures, error->message),
+				 error->detail ? errdetail_internal("%s", error->detail) : 0,
+				 errhint("It stays pending and is tried again in %d s (lexledger.pending_transfer.expiry_retry_at); the other due holds expire meanwhile.",
+						 retry_in)));
+	(*nfailed)++;
 	FreeErrorData(error);
 }
 
@@ -577,15 +616,16 @@ note_hold_not_expired(const pg_uuid_t *id, ErrorData *error,
  * transaction holds, and returns how many expired.  Usually all do, in one
  * subtransaction.  When one fails (a row of a superuser's table still
  * references it, say), each is tried again in a subtransaction of its own:
- * the others expire, and the ids of those that failed are appended to
- * failed[] (room for n more) and counted in *nfailed, the first few each
- * with a WARNING.  Without this, the hold would fail the whole call, and
- * every later call of the expiry worker with it, forever.  Subtransactions
- * of their own only then, because many in one transaction overflow its
- * cache of subtransaction ids, which slows every snapshot taken meanwhile.
+ * the others expire, and each that fails again is recorded and counted in
+ * *nfailed (note_hold_not_expired), which also keeps it out of the next
+ * look for due holds.  Without this, the hold would fail the whole call,
+ * and every later call of the expiry worker with it, forever.
+ * Subtransactions of their own only then, because many in one transaction
+ * overflow its cache of subtransaction ids, which slows every snapshot
+ * taken meanwhile.
  */
 static int
-expire_due_holds(const pg_uuid_t *ids, int n, pg_uuid_t *failed, int *nfailed)
+expire_due_holds(const pg_uuid_t *ids, int n, int *nfailed)
 {
 	ErrorData  *error = NULL;
 	int			expired = 0;
@@ -594,7 +634,7 @@ expire_due_holds(const pg_uuid_t *ids, int n, pg_uuid_t *failed, int *nfailed)
 		return n;
 	if (n == 1)
 	{
-		note_hold_not_expired(&ids[0], error, failed, nfailed);
+		note_hold_not_expired(&ids[0], error, nfailed);
 		return 0;
 	}
 	FreeErrorData(error);
@@ -603,12 +643,17 @@ expire_due_holds(const pg_uuid_t *ids, int n, pg_uuid_t *failed, int *nfailed)
 		if (expire_holds_in_subtransaction(&ids[i], 1, &error))
 			expired++;
 		else
-			note_hold_not_expired(&ids[i], error, failed, nfailed);
+			note_hold_not_expired(&ids[i], error, nfailed);
 	}
 	return expired;
 }
 
 PG_FUNCTION_INFO_V1(lexledger_expire_holds);
+
+/* Whether this backend is inside expire_holds (see expire_holds_once). */
+static bool expiring = false;
+
+static int32 expire_holds_once(int32 max_holds);
 
 /*
  * lexledger.expire_holds(max_holds) RETURNS integer
@@ -617,54 +662,73 @@ PG_FUNCTION_INFO_V1(lexledger_expire_holds);
  *		are skipped (SKIP LOCKED): whichever commits first wins.  So are
  *		holds whose balance rows another transaction holds: the next call
  *		tries them again, and meanwhile later holds expire.  A hold that
- *		fails to expire is reported with a WARNING and skipped the same way.
- *		Each expiry is a transfer of kind expire_pending under a new id of
- *		the server's: an id that clients could compute could be taken by a
- *		transfer of theirs first, and the hold would never expire.  Deleting
- *		the hold's pending_transfer row is what makes expiring it twice
- *		impossible.
+ *		fails to expire is reported with a WARNING, and tried again only
+ *		after a delay (record_failed_expiry).  Each expiry is a transfer of
+ *		kind expire_pending under a new id of the server's: an id that
+ *		clients could compute could be taken by a transfer of theirs first,
+ *		and the hold would never expire.  Deleting the hold's
+ *		pending_transfer row is what makes expiring it twice impossible.
+ *
+ *		A call from inside another (a trigger on the history that calls it)
+ *		expires nothing and returns 0: it would expire holds that the outer
+ *		call has taken, fail the outer call's subtransactions, and make it
+ *		retry each hold, each retry calling it again.
  */
 Datum
 lexledger_expire_holds(PG_FUNCTION_ARGS)
 {
 	int32		max_holds = PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0);
-	int			max_skipped;
+	int32		expired;
+
+	if (max_holds <= 0 || expiring)
+		PG_RETURN_INT32(0);
+	expiring = true;
+	PG_TRY();
+	{
+		expired = expire_holds_once(max_holds);
+	}
+	PG_FINALLY();
+	{
+		expiring = false;
+	}
+	PG_END_TRY();
+	PG_RETURN_INT32(expired);
+}
+
+static int32
+expire_holds_once(int32 max_holds)
+{
+	int			max_skipped = Max(max_holds, 64);
 	int32		expired = 0;
 	int			nbusy = 0;
 	int			nskipped = 0;
 	int			busy_size = 64;
 	Datum	   *busy;
 	int			nfailed = 0;
-	int			failed_size = 64;
-	pg_uuid_t  *failed;
 
-	if (max_holds <= 0)
-		PG_RETURN_INT32(0);
-	max_skipped = Max(max_holds, 64);
 	ledger_spi_connect();
 	busy = palloc(sizeof(Datum) * busy_size);
-	failed = palloc(sizeof(pg_uuid_t) * failed_size);
 	ledger_prepare(&due_holds_plan,
 				   "SELECT transfer_id, debit_account_id, credit_account_id"
 				   "  FROM lexledger.pending_transfer"
 				   " WHERE expires_at <= clock_timestamp()"
+				   "   AND (expiry_retry_at IS NULL OR expiry_retry_at <= clock_timestamp())"
 				   "   AND debit_account_id <> ALL ($2) AND credit_account_id <> ALL ($2)"
-				   "   AND transfer_id <> ALL ($3)"
 				   " ORDER BY expires_at LIMIT $1"
 				   "   FOR UPDATE SKIP LOCKED",
-				   3, (Oid[]) {INT4OID, INT8ARRAYOID, UUIDARRAYOID});
+				   2, (Oid[]) {INT4OID, INT8ARRAYOID});
 
 	/*
 	 * Holds whose balance rows are busy are skipped, their accounts left out
 	 * of the next look for due holds, and the next due ones taken in their
 	 * place, until max_holds have expired or busy accounts were met
 	 * max_holds times (64 at least): the next call tries them again.  Holds
-	 * that fail to expire are left out the same way, as many times at most.
+	 * that fail to expire are left out until their expiry_retry_at, and
+	 * the call stops after as many failures.
 	 */
 	while (expired < max_holds && nbusy < max_skipped && nfailed < max_skipped)
 	{
-		Datum		args[3];
-		Datum	   *failed_datums = palloc(sizeof(Datum) * Max(nfailed, 1));
+		Datum		args[2];
 		int			ret;
 		SPITupleTable *due;
 		uint64		n;
@@ -673,19 +737,13 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 		pg_uuid_t  *free_holds;
 		int			nfree = 0;
 
-		for (int i = 0; i < nfailed; i++)
-			failed_datums[i] = UUIDPGetDatum(&failed[i]);
 		args[0] = Int32GetDatum(max_holds - expired);
 		args[1] = PointerGetDatum(construct_array(busy, nbusy, INT8OID, sizeof(int64),
 												  true, TYPALIGN_DOUBLE));
-		args[2] = PointerGetDatum(construct_array(failed_datums, nfailed, UUIDOID,
-												  UUID_LEN, false, TYPALIGN_CHAR));
 		ret = SPI_execute_plan(due_holds_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "lexledger: due holds lookup failed: %s", SPI_result_code_string(ret));
 		pfree(DatumGetPointer(args[1]));
-		pfree(DatumGetPointer(args[2]));
-		pfree(failed_datums);
 		if (SPI_processed == 0)
 			break;
 
@@ -725,23 +783,18 @@ lexledger_expire_holds(PG_FUNCTION_ARGS)
 		}
 		pfree(locked);
 		SPI_freetuptable(due);
-		if (nfailed + nfree > failed_size)
-		{
-			failed_size = nfailed + nfree;
-			failed = repalloc(failed, sizeof(pg_uuid_t) * failed_size);
-		}
-		expired += expire_due_holds(free_holds, nfree, failed, &nfailed);
+		expired += expire_due_holds(free_holds, nfree, &nfailed);
 		pfree(free_holds);
 	}
 	if (nfailed > HOLDS_NOT_EXPIRED_REPORTED)
 		ereport(WARNING,
 				(errmsg("hold_not_expired: %d more holds could not expire",
 						nfailed - HOLDS_NOT_EXPIRED_REPORTED),
-				 errdetail("Only the first %d holds that could not expire in one call are reported one by one.",
+				 errdetail("Only the first %d holds that could not expire in one call are reported one by one; lexledger.pending_transfer.expiry_error has each one's error.",
 						   HOLDS_NOT_EXPIRED_REPORTED)));
 	if (nskipped > 0)
 		elog(DEBUG1, "lexledger: expire_holds skipped %d due holds whose balance rows other transactions hold",
 			 nskipped);
 	SPI_finish();
-	PG_RETURN_INT32(expired);
+	return expired;
 }

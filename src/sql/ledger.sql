@@ -246,7 +246,11 @@ CREATE TABLE lexledger.pending_transfer (
   credit_account_id bigint NOT NULL,
   amount            lexledger.amount NOT NULL,
   expires_at        timestamptz,
-  CONSTRAINT pending_transfer_pkey PRIMARY KEY (transfer_id)
+  expiry_failures   integer NOT NULL DEFAULT 0,
+  expiry_retry_at   timestamptz,
+  expiry_error      text,
+  CONSTRAINT pending_transfer_pkey PRIMARY KEY (transfer_id),
+  CONSTRAINT expiry_failures_are_counted_from_zero CHECK (expiry_failures >= 0)
 );
 CREATE INDEX pending_transfer_expiry_idx ON lexledger.pending_transfer (expires_at)
   WHERE expires_at IS NOT NULL;
@@ -257,6 +261,9 @@ COMMENT ON COLUMN lexledger.pending_transfer.debit_account_id IS 'The hold''s de
 COMMENT ON COLUMN lexledger.pending_transfer.credit_account_id IS 'The hold''s credit account (a copy of the history''s).';
 COMMENT ON COLUMN lexledger.pending_transfer.amount IS 'The amount held.';
 COMMENT ON COLUMN lexledger.pending_transfer.expires_at IS 'When the expiry worker releases it (hold_expiry(created_at, timeout): the timeout added in UTC); null: never.';
+COMMENT ON COLUMN lexledger.pending_transfer.expiry_failures IS 'How many times expiring it failed (a row of another table still referencing it, say); 0 for almost every hold.';
+COMMENT ON COLUMN lexledger.pending_transfer.expiry_retry_at IS 'After a failed expiry, when expire_holds tries it again: 1 second after the first failure, doubling up to 10 minutes. Set it to null to have the next call try at once.';
+COMMENT ON COLUMN lexledger.pending_transfer.expiry_error IS 'The SQLSTATE and message of the last failed expiry.';
 
 -- The input of lexledger.transfer_batch().
 CREATE TYPE lexledger.transfer_request AS (

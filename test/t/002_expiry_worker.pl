@@ -66,7 +66,7 @@ is($node->safe_psql('postgres', q{
 	SELECT status FROM lexledger.hold WHERE id = 'a0000000-0000-0000-0000-000000000004'}),
 	'pending', 'the hold that cannot expire stays pending');
 like(slurp_file($node->logfile, $poison_offset),
-	qr/WARNING:  hold_not_expired: hold a0000000-0000-0000-0000-000000000004 could not expire: update or delete on table "pending_transfer" violates foreign key constraint/,
+	qr/WARNING:  hold_not_expired: hold a0000000-0000-0000-0000-000000000004 could not expire \(failure 1\): update or delete on table "pending_transfer" violates foreign key constraint/,
 	'the worker logs which hold could not expire, and why');
 $node->safe_psql('postgres', 'DROP TABLE bet_stake');
 ok($node->poll_query_until('postgres', q{
