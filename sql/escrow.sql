@@ -155,6 +155,26 @@ SELECT lexledger.expire_holds() AS expired;
 UPDATE lexledger.pending_transfer SET expiry_retry_at = NULL WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
 SELECT lexledger.expire_holds() AS expired;
 SELECT id, status FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-00000000005_' ORDER BY id;
+-- the delay stops doubling at 10 minutes, however many failures (2 ^ 1024
+-- would overflow after a week of them)
+UPDATE lexledger.pending_transfer SET expiry_failures = 5000, expiry_retry_at = NULL
+ WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
+SELECT lexledger.expire_holds() AS expired;
+SELECT expiry_retry_at - clock_timestamp() BETWEEN interval '590 seconds' AND interval '600 seconds' AS ten_minutes
+  FROM lexledger.pending_transfer WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
+-- when the failure cannot be recorded (a superuser's trigger refuses
+-- updates of pending_transfer), the hold is left out for the rest of the
+-- call only, and the call goes on
+CREATE FUNCTION pg_temp.no_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'pending_transfer rows are only inserted and deleted';
+END $$;
+UPDATE lexledger.pending_transfer SET expiry_retry_at = NULL WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
+CREATE TRIGGER no_update BEFORE UPDATE ON lexledger.pending_transfer FOR EACH ROW EXECUTE FUNCTION pg_temp.no_update();
+SELECT amount FROM lexledger.hold('10000000-0000-0000-0000-000000000053', :punter, :escrow, '4.00 KES', timeout => '1 microsecond');
+SELECT pg_sleep(0.01);
+SELECT lexledger.expire_holds() AS expired;
+DROP TRIGGER no_update ON lexledger.pending_transfer;
 DELETE FROM public.bet_stake;
 UPDATE lexledger.pending_transfer SET expiry_retry_at = NULL WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
 SELECT lexledger.expire_holds() AS expired;

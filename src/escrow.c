@@ -502,24 +502,23 @@ error_ends_the_call(const ErrorData *error)
 }
 
 /*
- * Expires holds "ids[0..n-1]" inside one subtransaction.  Returns true when
- * all of them expired; on an error, rolls all of them back and returns
- * false with the error in *error (allocated in the caller's context), or
- * throws it again when it ends the call (error_ends_the_call).
+ * Runs fn(arg) inside a subtransaction of its own.  Returns true when it
+ * returned; on an error, rolls the subtransaction back and returns false
+ * with the error in *error (allocated in the caller's context), or throws
+ * it again when it ends the call (error_ends_the_call).
  */
 static bool
-expire_holds_in_subtransaction(const pg_uuid_t *ids, int n, ErrorData **error)
+run_in_subtransaction(void (*fn) (const void *), const void *arg, ErrorData **error)
 {
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	ResourceOwner caller_owner = CurrentResourceOwner;
-	volatile bool expired = true;
+	volatile bool done = true;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(caller_cxt);
 	PG_TRY();
 	{
-		for (int i = 0; i < n; i++)
-			expire_hold(&ids[i]);
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -528,14 +527,38 @@ expire_holds_in_subtransaction(const pg_uuid_t *ids, int n, ErrorData **error)
 		*error = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		expired = false;
+		done = false;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(caller_cxt);
 	CurrentResourceOwner = caller_owner;
-	if (!expired && error_ends_the_call(*error))
+	if (!done && error_ends_the_call(*error))
 		ReThrowError(*error);
-	return expired;
+	return done;
+}
+
+typedef struct HoldList
+{
+	const pg_uuid_t *ids;
+	int			n;
+} HoldList;
+
+static void
+expire_listed_holds(const void *arg)
+{
+	const HoldList *list = arg;
+
+	for (int i = 0; i < list->n; i++)
+		expire_hold(&list->ids[i]);
+}
+
+/* Expires holds "ids[0..n-1]" in one subtransaction: see run_in_subtransaction. */
+static bool
+expire_holds_in_subtransaction(const pg_uuid_t *ids, int n, ErrorData **error)
+{
+	HoldList	list = {ids, n};
+
+	return run_in_subtransaction(expire_listed_holds, &list, error);
 }
 
 /*
@@ -546,68 +569,91 @@ expire_holds_in_subtransaction(const pg_uuid_t *ids, int n, ErrorData **error)
  */
 #define HOLDS_NOT_EXPIRED_REPORTED 10
 
-/*
- * Records in the pending row of hold "id" that expiring it failed with
- * "error", and when to try again: one second after the first failure,
- * doubling up to ten minutes, so that a hold that keeps failing costs
- * little and neither hides the holds due after it nor floods the log.
- * Returns the number of failures so far and sets *retry_in to the delay
- * in seconds; 0 when the row is gone (nothing to record).
- */
-static int
-record_failed_expiry(const pg_uuid_t *id, const ErrorData *error, int *retry_in)
+/* A failed expiry to record in the hold's pending row, and what came of it. */
+typedef struct FailedExpiry
 {
+	const pg_uuid_t *id;
+	const ErrorData *error;
+	int			failures;		/* out: failures so far, 0 if not recorded */
+	int			retry_in;		/* out: seconds until the next try */
+} FailedExpiry;
+
+/*
+ * Records in the pending row of the hold that expiring it failed, and when
+ * to try again: one second after the first failure, doubling up to ten
+ * minutes (the exponent capped, or 2 ^ 1024 would overflow after a week of
+ * failures), so that a hold that keeps failing costs little and neither
+ * hides the holds due after it nor floods the log.
+ */
+static void
+record_failed_expiry(const void *arg)
+{
+	FailedExpiry *f = (FailedExpiry *) arg;
 	Datum		args[2];
 	bool		isnull;
 	int			ret;
-	int			failures = 0;
 
 	ledger_prepare(&failed_expiry_plan,
 				   "UPDATE lexledger.pending_transfer"
 				   "   SET expiry_failures = expiry_failures + 1,"
 				   "       expiry_retry_at = clock_timestamp()"
-				   "         + make_interval(secs => LEAST(2 ^ expiry_failures, 600)),"
+				   "         + make_interval(secs => LEAST(2 ^ LEAST(expiry_failures, 10), 600)),"
 				   "       expiry_error = $2"
 				   " WHERE transfer_id = $1"
-				   " RETURNING expiry_failures, LEAST(2 ^ (expiry_failures - 1), 600)::integer",
+				   " RETURNING expiry_failures,"
+				   "           LEAST(2 ^ LEAST(expiry_failures - 1, 10), 600)::integer",
 				   2, (Oid[]) {UUIDOID, TEXTOID});
-	args[0] = UUIDPGetDatum(id);
-	args[1] = CStringGetTextDatum(psprintf("%s %s", unpack_sql_state(error->sqlerrcode),
-										   error->message));
+	args[0] = UUIDPGetDatum(f->id);
+	args[1] = CStringGetTextDatum(psprintf("%s %s", unpack_sql_state(f->error->sqlerrcode),
+										   f->error->message));
 	ret = SPI_execute_plan(failed_expiry_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "lexledger: recording a failed expiry failed: %s", SPI_result_code_string(ret));
-	*retry_in = 0;
 	if (SPI_processed == 1)
 	{
-		failures = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		*retry_in = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		f->failures = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		f->retry_in = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	pfree(DatumGetPointer(args[1]));
-	return failures;
 }
 
 /*
  * Records that hold "id" could not expire, for "error", and says so with a
  * WARNING (unless "nfailed", the holds that failed before it in this call,
- * reached HOLDS_NOT_EXPIRED_REPORTED).
+ * reached HOLDS_NOT_EXPIRED_REPORTED); appends it to failed[], which keeps
+ * it out of the call's later looks for due holds.  Recording runs in a
+ * subtransaction of its own: when it fails too (a superuser's trigger on
+ * pending_transfer that refuses updates, say), the hold is only left out
+ * for the rest of the call, and the other holds still expire.
  */
 static void
-note_hold_not_expired(const pg_uuid_t *id, ErrorData *error, int *nfailed)
+note_hold_not_expired(const pg_uuid_t *id, ErrorData *error, pg_uuid_t *failed, int *nfailed)
 {
-	int			retry_in;
-	int			failures = record_failed_expiry(id, error, &retry_in);
+	FailedExpiry f = {id, error, 0, 0};
+	ErrorData  *record_error = NULL;
 
+	if (!run_in_subtransaction(record_failed_expiry, &f, &record_error))
+	{
+		ereport(WARNING,
+				(errcode(record_error->sqlerrcode),
+				 errmsg("hold_not_expired: the failed expiry of hold %s could not be recorded: %s",
+						uuid_to_cstring(id), record_error->message)));
+		FreeErrorData(record_error);
+	}
 	if (*nfailed < HOLDS_NOT_EXPIRED_REPORTED)
 		ereport(WARNING,
 				(errcode(error->sqlerrcode),
-				 errmsg("hold_not_expired: hold %s could not expire (failure %d): %s",
-						uuid_to_cstring(id), failures, error->message),
+				 errmsg("hold_not_expired: hold %s could not expire%s: %s",
+						uuid_to_cstring(id),
+						f.failures > 0 ? psprintf(" (failure %d)", f.failures) : "",
+						error->message),
 				 error->detail ? errdetail_internal("%s", error->detail) : 0,
+				 f.failures > 0 ?
 				 errhint("It stays pending and is tried again in %d s (lexledger.pending_transfer.expiry_retry_at); the other due holds expire meanwhile.",
-						 retry_in)));
-	(*nfailed)++;
+						 f.retry_in) :
+				 errhint("It stays pending and is tried again at the next call; the other due holds expire meanwhile.")));
+	failed[(*nfailed)++] = *id;
 	FreeErrorData(error);
 }
 
@@ -616,16 +662,15 @@ note_hold_not_expired(const pg_uuid_t *id, ErrorData *error, int *nfailed)
  * transaction holds, and returns how many expired.  Usually all do, in one
  * subtransaction.  When one fails (a row of a superuser's table still
  * references it, say), each is tried again in a subtransaction of its own:
- * the others expire, and each that fails again is recorded and counted in
- * *nfailed (note_hold_not_expired), which also keeps it out of the next
- * look for due holds.  Without this, the hold would fail the whole call,
- * and every later call of the expiry worker with it, forever.
- * Subtransactions of their own only then, because many in one transaction
- * overflow its cache of subtransaction ids, which slows every snapshot
- * taken meanwhile.
+ * the others expire, and each that fails again is recorded and appended to
+ * failed[] (room for n more), counted in *nfailed (note_hold_not_expired).
+ * Without this, the hold would fail the whole call, and every later call
+ * of the expiry worker with it, forever.  Subtransactions of their own
+ * only then, because many in one transaction overflow its cache of
+ * subtransaction ids, which slows every snapshot taken meanwhile.
  */
 static int
-expire_due_holds(const pg_uuid_t *ids, int n, int *nfailed)
+expire_due_holds(const pg_uuid_t *ids, int n, pg_uuid_t *failed, int *nfailed)
 {
 	ErrorData  *error = NULL;
 	int			expired = 0;
@@ -634,7 +679,7 @@ expire_due_holds(const pg_uuid_t *ids, int n, int *nfailed)
 		return n;
 	if (n == 1)
 	{
-		note_hold_not_expired(&ids[0], error, nfailed);
+		note_hold_not_expired(&ids[0], error, failed, nfailed);
 		return 0;
 	}
 	FreeErrorData(error);
@@ -643,7 +688,7 @@ expire_due_holds(const pg_uuid_t *ids, int n, int *nfailed)
 		if (expire_holds_in_subtransaction(&ids[i], 1, &error))
 			expired++;
 		else
-			note_hold_not_expired(&ids[i], error, nfailed);
+			note_hold_not_expired(&ids[i], error, failed, nfailed);
 	}
 	return expired;
 }
@@ -705,30 +750,35 @@ expire_holds_once(int32 max_holds)
 	int			busy_size = 64;
 	Datum	   *busy;
 	int			nfailed = 0;
+	int			failed_size = 64;
+	pg_uuid_t  *failed;
 
 	ledger_spi_connect();
 	busy = palloc(sizeof(Datum) * busy_size);
+	failed = palloc(sizeof(pg_uuid_t) * failed_size);
 	ledger_prepare(&due_holds_plan,
 				   "SELECT transfer_id, debit_account_id, credit_account_id"
 				   "  FROM lexledger.pending_transfer"
 				   " WHERE expires_at <= clock_timestamp()"
 				   "   AND (expiry_retry_at IS NULL OR expiry_retry_at <= clock_timestamp())"
 				   "   AND debit_account_id <> ALL ($2) AND credit_account_id <> ALL ($2)"
+				   "   AND transfer_id <> ALL ($3)"
 				   " ORDER BY expires_at LIMIT $1"
 				   "   FOR UPDATE SKIP LOCKED",
-				   2, (Oid[]) {INT4OID, INT8ARRAYOID});
+				   3, (Oid[]) {INT4OID, INT8ARRAYOID, UUIDARRAYOID});
 
 	/*
 	 * Holds whose balance rows are busy are skipped, their accounts left out
 	 * of the next look for due holds, and the next due ones taken in their
 	 * place, until max_holds have expired or busy accounts were met
 	 * max_holds times (64 at least): the next call tries them again.  Holds
-	 * that fail to expire are left out until their expiry_retry_at, and
-	 * the call stops after as many failures.
+	 * that fail to expire are left out for the rest of the call (and until
+	 * their expiry_retry_at), and the call stops after as many failures.
 	 */
 	while (expired < max_holds && nbusy < max_skipped && nfailed < max_skipped)
 	{
-		Datum		args[2];
+		Datum		args[3];
+		Datum	   *failed_datums = palloc(sizeof(Datum) * Max(nfailed, 1));
 		int			ret;
 		SPITupleTable *due;
 		uint64		n;
@@ -737,13 +787,19 @@ expire_holds_once(int32 max_holds)
 		pg_uuid_t  *free_holds;
 		int			nfree = 0;
 
+		for (int i = 0; i < nfailed; i++)
+			failed_datums[i] = UUIDPGetDatum(&failed[i]);
 		args[0] = Int32GetDatum(max_holds - expired);
 		args[1] = PointerGetDatum(construct_array(busy, nbusy, INT8OID, sizeof(int64),
 												  true, TYPALIGN_DOUBLE));
+		args[2] = PointerGetDatum(construct_array(failed_datums, nfailed, UUIDOID,
+												  UUID_LEN, false, TYPALIGN_CHAR));
 		ret = SPI_execute_plan(due_holds_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "lexledger: due holds lookup failed: %s", SPI_result_code_string(ret));
 		pfree(DatumGetPointer(args[1]));
+		pfree(DatumGetPointer(args[2]));
+		pfree(failed_datums);
 		if (SPI_processed == 0)
 			break;
 
@@ -783,7 +839,12 @@ expire_holds_once(int32 max_holds)
 		}
 		pfree(locked);
 		SPI_freetuptable(due);
-		expired += expire_due_holds(free_holds, nfree, &nfailed);
+		if (nfailed + nfree > failed_size)
+		{
+			failed_size = nfailed + nfree;
+			failed = repalloc(failed, sizeof(pg_uuid_t) * failed_size);
+		}
+		expired += expire_due_holds(free_holds, nfree, failed, &nfailed);
 		pfree(free_holds);
 	}
 	if (nfailed > HOLDS_NOT_EXPIRED_REPORTED)

@@ -64,9 +64,16 @@ expire_round(void)
 	/*
 	 * Deferred checks (a DEFERRABLE foreign key that references a hold)
 	 * fire at once, inside the subtransaction of the hold they are about:
-	 * at commit they would fail the whole round, every round.
+	 * at commit they would fail the whole round, every round.  And no lock
+	 * is waited for long (the check of a key that references a hold waits
+	 * for a row that an application keeps locked): the hold fails, to be
+	 * tried again later, instead of the round holding its balance rows
+	 * and stopping every other expiry meanwhile.
 	 */
-	static const char *immediate = "SET CONSTRAINTS ALL IMMEDIATE";
+	static const char *const round_settings[] = {
+		"SET CONSTRAINTS ALL IMMEDIATE",
+		"SET LOCAL lock_timeout = '1s'",
+	};
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -79,8 +86,9 @@ expire_round(void)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "lexledger expiry worker: SPI_connect failed");
-		if (SPI_execute(immediate, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "lexledger expiry worker: %s failed", immediate);
+		for (int i = 0; i < lengthof(round_settings); i++)
+			if (SPI_execute(round_settings[i], false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "lexledger expiry worker: %s failed", round_settings[i]);
 		pgstat_report_activity(STATE_RUNNING, sql);
 		if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "lexledger expiry worker: expire_holds failed");

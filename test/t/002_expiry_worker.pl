@@ -97,6 +97,42 @@ ok($node->poll_query_until('postgres', q{
 	SELECT status = 'expired' FROM lexledger.hold
 	 WHERE id = 'a0000000-0000-0000-0000-000000000006'}),
 	'once the deferred key is gone, it expires');
+
+# A hold whose referencing row an application keeps locked: the key's check
+# waits at most the round's lock_timeout (1 s), the hold is left for later,
+# and a hold due after it expires meanwhile; once the application deleted
+# its row and committed, the hold expires too.
+$node->safe_psql('postgres', q{
+	CREATE TABLE bet_slip (hold_id uuid REFERENCES lexledger.pending_transfer (transfer_id));
+	BEGIN;
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000008', 3, 2, '1.00 USD', timeout => '1 second');
+	INSERT INTO bet_slip VALUES ('a0000000-0000-0000-0000-000000000008');
+	COMMIT;
+});
+my $lock_offset = -s $node->logfile;
+my $app = $node->background_psql('postgres');
+$app->query_safe('BEGIN');
+$app->query_safe('SELECT * FROM bet_slip FOR UPDATE');
+$node->safe_psql('postgres', q{
+	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000009', 3, 2, '2.00 USD', timeout => '3 seconds')});
+ok($node->poll_query_until('postgres', q{
+	SELECT status = 'expired' FROM lexledger.hold
+	 WHERE id = 'a0000000-0000-0000-0000-000000000009'}),
+	'a hold due after one whose referencing row is locked expires meanwhile');
+is($node->safe_psql('postgres', q{
+	SELECT status FROM lexledger.hold WHERE id = 'a0000000-0000-0000-0000-000000000008'}),
+	'pending', 'the hold whose referencing row is locked stays pending');
+like(slurp_file($node->logfile, $lock_offset),
+	qr/WARNING:  hold_not_expired: hold a0000000-0000-0000-0000-000000000008 could not expire \(failure \d+\): canceling statement due to lock timeout/,
+	'the worker gave up waiting for the row, and said so');
+$app->query_safe('DELETE FROM bet_slip');
+$app->query_safe('COMMIT');
+$app->quit;
+ok($node->poll_query_until('postgres', q{
+	SELECT status = 'expired' FROM lexledger.hold
+	 WHERE id = 'a0000000-0000-0000-0000-000000000008'}),
+	'once the row is gone, it expires');
+$node->safe_psql('postgres', 'DROP TABLE bet_slip');
 is($node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'"),
 	$poison_worker, 'the worker went on in the same process');
