@@ -331,6 +331,34 @@ SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, count(k.oid) AS keys_to_
  GROUP BY 1, 2 ORDER BY 1;
 DROP TABLE lexledger_test_intruder.stake, lexledger_test_intruder.stake2,
            lexledger_test_intruder.stakes, lexledger_test_intruder.stakes_2026;
+-- Nor may the code attached to these tables belong to another role, who
+-- could replace it: a trigger's function, a domain of a key's column, a
+-- function of an index; nor may another role put a trigger on a
+-- superuser's table with a key pointing at lexledger's (TRIGGER granted).
+SELECT pg_temp.err($$CREATE TRIGGER audit_hold AFTER DELETE ON lexledger.pending_transfer
+                     FOR EACH ROW EXECUTE FUNCTION lexledger_test_intruder.note()$$);
+BEGIN;
+CREATE FUNCTION lexledger_test_intruder.audit_hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER audit_hold AFTER DELETE ON lexledger.pending_transfer
+  FOR EACH ROW EXECUTE FUNCTION lexledger_test_intruder.audit_hold();
+SELECT pg_temp.err($$ALTER FUNCTION lexledger_test_intruder.audit_hold() OWNER TO lexledger_test_poster$$);
+ROLLBACK;
+SET ROLE lexledger_test_poster;
+CREATE DOMAIN lexledger_test_intruder.hold_ref AS uuid;
+CREATE FUNCTION lexledger_test_intruder.always() RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+RESET ROLE;
+SELECT pg_temp.err($$CREATE TABLE lexledger_test_intruder.slip (
+                       hold_id lexledger_test_intruder.hold_ref REFERENCES lexledger.pending_transfer)$$);
+CREATE TABLE lexledger_test_intruder.slip (hold_id uuid REFERENCES lexledger.pending_transfer ON DELETE CASCADE);
+SELECT pg_temp.err($$CREATE INDEX ON lexledger_test_intruder.slip (hold_id) WHERE lexledger_test_intruder.always()$$);
+GRANT TRIGGER ON lexledger_test_intruder.slip TO lexledger_test_poster;
+SET ROLE lexledger_test_poster;
+SELECT pg_temp.err($$CREATE TRIGGER slip_gone AFTER DELETE ON lexledger_test_intruder.slip
+                     FOR EACH ROW EXECUTE FUNCTION lexledger_test_intruder.note()$$);
+RESET ROLE;
+DROP TABLE lexledger_test_intruder.slip;
+DROP DOMAIN lexledger_test_intruder.hold_ref;
+DROP FUNCTION lexledger_test_intruder.always();
 -- A key that comes to another role's table by a way no DDL command shows
 -- (its owner stops being a superuser) makes the next DDL fail, naming it,
 -- until a superuser takes the table (or drops the key).

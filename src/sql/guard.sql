@@ -1,5 +1,6 @@
--- guard.sql: only superusers put triggers on lexledger's tables, and only
--- superusers' tables have foreign keys pointing at them.
+-- guard.sql: only superusers put triggers on lexledger's tables, only
+-- superusers' tables have foreign keys pointing at them, and only
+-- superusers' functions, types and operators are attached to either.
 --
 -- A trigger runs with the rights of whoever writes its table.  The expiry
 -- worker writes the ledger's tables as the bootstrap superuser, and
@@ -19,14 +20,31 @@
 -- superuser, whoever made the key: otherwise its owner, who may add
 -- indexes and triggers to it at any time, could run code as a superuser.
 --
--- This event trigger ends with an error any DDL command of a role that is
--- not a superuser that creates or replaces a trigger on one of lexledger's
--- tables, and any DDL command, of anyone, after which a table that a role
--- other than a superuser owns has a foreign key pointing at one.  The
--- second check looks at every such key, not only at the command's tables:
--- ATTACH and DETACH PARTITION copy and leave keys on tables the command
--- does not list.  It reads only pg_catalog, so it also runs for the DDL of
--- roles without USAGE on schema lexledger.
+-- The same holds for the code that a superuser attaches to these tables:
+-- a trigger's function, a column's domain, an index's or a default's
+-- function, a constraint's operator.  When its owner is not a superuser,
+-- that owner can replace it (CREATE OR REPLACE FUNCTION, ALTER DOMAIN) and
+-- have the new code run in lexledger's transactions (a review did, for a
+-- trigger function, a domain, and a trigger that a role with TRIGGER put
+-- on a superuser's table with a cascading key).
+--
+-- This event trigger ends with an error:
+--  1. any DDL command of a role that is not a superuser that creates or
+--     replaces a trigger on one of lexledger's tables, or on a table with
+--     a foreign key pointing at one;
+--  2. any DDL command, of anyone, after which a table that a role other
+--     than a superuser owns has a foreign key pointing at one of
+--     lexledger's tables;
+--  3. any DDL command, of anyone, after which a function, type or
+--     operator that a role other than a superuser owns is attached to one
+--     of these tables (lexledger's and those with keys pointing at them):
+--     the tables' columns, indexes, triggers, constraints, defaults,
+--     rules and policies depend on it (pg_depend).
+-- The second and third look at every such table, not only at the
+-- command's: ATTACH and DETACH PARTITION copy and leave keys on tables the
+-- command does not list, and ALTER FUNCTION ... OWNER TO changes no
+-- table.  It reads only pg_catalog, so it also runs for the DDL of roles
+-- without USAGE on schema lexledger.
 
 INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('trigger_refused', '42501', 'only a superuser may put triggers on lexledger''s tables, and only tables that a superuser owns may have foreign keys pointing at them');
@@ -38,20 +56,26 @@ DECLARE
   lexledger_schema oid := (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'lexledger');
   offender record;
 BEGIN
-  -- a trigger the command made on one of lexledger's tables
+  -- 1. a trigger the command made on one of lexledger's tables, or on a
+  -- table with a key pointing at one
   IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AND EXISTS (
       SELECT 1
         FROM pg_catalog.pg_event_trigger_ddl_commands() d
         JOIN pg_catalog.pg_trigger t
           ON d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND t.oid = d.objid
         JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-       WHERE c.relnamespace = lexledger_schema) THEN
-    RAISE EXCEPTION 'trigger_refused: only a superuser may put triggers on lexledger''s tables'
+       WHERE c.relnamespace = lexledger_schema
+          OR EXISTS (SELECT 1
+                       FROM pg_catalog.pg_constraint k
+                       JOIN pg_catalog.pg_class lc ON lc.oid = k.confrelid
+                      WHERE k.conrelid = t.tgrelid AND k.contype = 'f'
+                        AND lc.relnamespace = lexledger_schema)) THEN
+    RAISE EXCEPTION 'trigger_refused: only a superuser may put triggers on lexledger''s tables, or on tables with foreign keys pointing at them'
       USING ERRCODE = '42501',
             HINT = 'Their code would run in the transactions of lexledger''s worker and posting functions, which may be a superuser''s.';
   END IF;
-  -- any table that a role other than a superuser owns, with a foreign key
-  -- pointing at one of lexledger's tables
+  -- 2. any table that a role other than a superuser owns, with a foreign
+  -- key pointing at one of lexledger's tables
   SELECT r.oid::pg_catalog.regclass AS referencing, c.oid::pg_catalog.regclass AS referenced,
          o.rolname AS owner
     INTO offender
@@ -68,9 +92,45 @@ BEGIN
             DETAIL = 'Only tables that a superuser owns may have foreign keys pointing at lexledger''s tables.',
             HINT = 'The check of such a key runs code of its table''s owner in the transactions of lexledger''s worker, which is a superuser''s. Store the id without a key, or let a superuser own the table.';
   END IF;
+  -- 3. any function, type or operator of a role other than a superuser
+  -- that these tables' parts depend on
+  WITH guarded AS (
+    SELECT c.oid FROM pg_catalog.pg_class c
+     WHERE c.relnamespace = lexledger_schema AND c.relkind IN ('r', 'p')
+    UNION
+    SELECT k.conrelid FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.confrelid
+     WHERE k.contype = 'f' AND c.relnamespace = lexledger_schema
+  ), part (classid, objid) AS (
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, oid FROM guarded
+    UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, indexrelid FROM pg_catalog.pg_index WHERE indrelid IN (SELECT oid FROM guarded)
+    UNION ALL SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, oid FROM pg_catalog.pg_trigger WHERE tgrelid IN (SELECT oid FROM guarded)
+    UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, oid FROM pg_catalog.pg_constraint WHERE conrelid IN (SELECT oid FROM guarded)
+    UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, oid FROM pg_catalog.pg_attrdef WHERE adrelid IN (SELECT oid FROM guarded)
+    UNION ALL SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, oid FROM pg_catalog.pg_rewrite WHERE ev_class IN (SELECT oid FROM guarded)
+    UNION ALL SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, oid FROM pg_catalog.pg_policy WHERE polrelid IN (SELECT oid FROM guarded)
+  )
+  SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS part,
+         pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS code,
+         r.rolname AS owner
+    INTO offender
+    FROM part
+    JOIN pg_catalog.pg_depend d ON d.classid = part.classid AND d.objid = part.objid
+    LEFT JOIN pg_catalog.pg_proc f ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND f.oid = d.refobjid
+    LEFT JOIN pg_catalog.pg_type ty ON d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND ty.oid = d.refobjid
+    LEFT JOIN pg_catalog.pg_operator op ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND op.oid = d.refobjid
+    JOIN pg_catalog.pg_roles r ON r.oid = coalesce(f.proowner, ty.typowner, op.oprowner)
+   WHERE NOT r.rolsuper
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'trigger_refused: % depends on %, and its owner % is not a superuser',
+        offender.part, offender.code, offender.owner
+      USING ERRCODE = '42501',
+            DETAIL = 'Functions, types and operators that lexledger''s tables, or tables with foreign keys pointing at them, depend on must belong to superusers.',
+            HINT = 'Its owner could replace it, and the new code would run in the transactions of lexledger''s worker, which is a superuser''s. Let a superuser own it.';
+  END IF;
 END $$;
 COMMENT ON FUNCTION lexledger.refuse_foreign_triggers() IS
-  'Event trigger function: refuses DDL of non-superusers that puts a trigger on a lexledger table, and any DDL after which a table not owned by a superuser has a foreign key pointing at one (see lexledger_refuse_foreign_triggers).';
+  'Event trigger function: refuses DDL of non-superusers that puts a trigger on a lexledger table (or a table with a key pointing at one), and any DDL after which a table not owned by a superuser has a foreign key pointing at one, or such tables depend on a function, type or operator not owned by a superuser (see lexledger_refuse_foreign_triggers).';
 
 -- Every command, not only CREATE TRIGGER, CREATE TABLE and ALTER TABLE: a
 -- CREATE SCHEMA can hold a CREATE TABLE with a foreign key, and its
