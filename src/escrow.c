@@ -508,7 +508,7 @@ error_ends_the_call(const ErrorData *error)
  * it again when it ends the call (error_ends_the_call).
  */
 static bool
-run_in_subtransaction(void (*fn) (const void *), const void *arg, ErrorData **error)
+run_in_subtransaction(void (*fn) (void *), void *arg, ErrorData **error)
 {
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	ResourceOwner caller_owner = CurrentResourceOwner;
@@ -544,9 +544,9 @@ typedef struct HoldList
 } HoldList;
 
 static void
-expire_listed_holds(const void *arg)
+expire_listed_holds(void *arg)
 {
-	const HoldList *list = arg;
+	HoldList   *list = arg;
 
 	for (int i = 0; i < list->n; i++)
 		expire_hold(&list->ids[i]);
@@ -586,9 +586,9 @@ typedef struct FailedExpiry
  * hides the holds due after it nor floods the log.
  */
 static void
-record_failed_expiry(const void *arg)
+record_failed_expiry(void *arg)
 {
-	FailedExpiry *f = (FailedExpiry *) arg;
+	FailedExpiry *f = arg;
 	Datum		args[2];
 	bool		isnull;
 	int			ret;
