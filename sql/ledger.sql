@@ -349,6 +349,16 @@ CREATE FUNCTION lexledger_test_intruder.always() RETURNS boolean LANGUAGE sql IM
 RESET ROLE;
 SELECT pg_temp.err($$CREATE TABLE lexledger_test_intruder.slip (
                        hold_id lexledger_test_intruder.hold_ref REFERENCES lexledger.pending_transfer)$$);
+-- ... also one step away: a superuser's domain over another role's
+CREATE DOMAIN public.lexledger_test_hold_ref AS lexledger_test_intruder.hold_ref;
+SELECT pg_temp.err($$CREATE TABLE lexledger_test_intruder.slip (
+                       hold_id public.lexledger_test_hold_ref REFERENCES lexledger.pending_transfer)$$);
+DROP DOMAIN public.lexledger_test_hold_ref;
+-- ... or a superuser's domain whose constraint calls another role's function
+CREATE DOMAIN public.lexledger_test_hold_ref AS uuid CHECK (lexledger_test_intruder.always());
+SELECT pg_temp.err($$CREATE TABLE lexledger_test_intruder.slip (
+                       hold_id public.lexledger_test_hold_ref REFERENCES lexledger.pending_transfer)$$);
+DROP DOMAIN public.lexledger_test_hold_ref;
 CREATE TABLE lexledger_test_intruder.slip (hold_id uuid REFERENCES lexledger.pending_transfer ON DELETE CASCADE);
 SELECT pg_temp.err($$CREATE INDEX ON lexledger_test_intruder.slip (hold_id) WHERE lexledger_test_intruder.always()$$);
 GRANT TRIGGER ON lexledger_test_intruder.slip TO lexledger_test_poster;

@@ -595,7 +595,7 @@ record_failed_expiry(void *arg)
 
 	ledger_prepare(&failed_expiry_plan,
 				   "UPDATE lexledger.pending_transfer"
-				   "   SET expiry_failures = expiry_failures + 1,"
+				   "   SET expiry_failures = LEAST(expiry_failures, 1000000000) + 1,"
 				   "       expiry_retry_at = clock_timestamp()"
 				   "         + make_interval(secs => LEAST(2 ^ LEAST(expiry_failures, 10), 600)),"
 				   "       expiry_error = $2"
@@ -635,10 +635,11 @@ note_hold_not_expired(const pg_uuid_t *id, ErrorData *error, pg_uuid_t *failed, 
 
 	if (!run_in_subtransaction(record_failed_expiry, &f, &record_error))
 	{
-		ereport(WARNING,
-				(errcode(record_error->sqlerrcode),
-				 errmsg("hold_not_expired: the failed expiry of hold %s could not be recorded: %s",
-						uuid_to_cstring(id), record_error->message)));
+		if (*nfailed < HOLDS_NOT_EXPIRED_REPORTED)
+			ereport(WARNING,
+					(errcode(record_error->sqlerrcode),
+					 errmsg("hold_not_expired: the failed expiry of hold %s could not be recorded: %s",
+							uuid_to_cstring(id), record_error->message)));
 		FreeErrorData(record_error);
 	}
 	if (*nfailed < HOLDS_NOT_EXPIRED_REPORTED)

@@ -66,13 +66,16 @@ expire_round(void)
 	 * fire at once, inside the subtransaction of the hold they are about:
 	 * at commit they would fail the whole round, every round.  And no lock
 	 * is waited for long (the check of a key that references a hold waits
-	 * for a row that an application keeps locked): the hold fails, to be
-	 * tried again later, instead of the round holding its balance rows
-	 * and stopping every other expiry meanwhile.
+	 * for a row that an application keeps locked; an uncommitted
+	 * resolution that a role inserted into the history directly holds the
+	 * expiry's insert): the hold fails, to be tried again later, instead
+	 * of the round holding its balance rows, and stopping every other
+	 * expiry, meanwhile.  A legitimate expiry never waits for a lock: it
+	 * holds its hold's row and balance rows before it starts.
 	 */
 	static const char *const round_settings[] = {
 		"SET CONSTRAINTS ALL IMMEDIATE",
-		"SET LOCAL lock_timeout = '1s'",
+		"SET LOCAL lock_timeout = '100ms'",
 	};
 
 	SetCurrentStatementStartTimestamp();

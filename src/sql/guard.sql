@@ -47,15 +47,36 @@
 -- without USAGE on schema lexledger.
 
 INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
+  ('schema_not_trusted', '42501', 'schema lexledger must be named so, belong to a superuser, and let no other role create in it'),
   ('trigger_refused', '42501', 'only a superuser may put triggers on lexledger''s tables, and only tables that a superuser owns may have foreign keys pointing at them');
 
 CREATE FUNCTION lexledger.refuse_foreign_triggers() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  lexledger_schema oid := (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'lexledger');
+  lexledger_schema oid := (SELECT extnamespace FROM pg_catalog.pg_extension WHERE extname = 'lexledger');
   offender record;
 BEGIN
+  -- 0. the extension's schema: named lexledger (every call names it so),
+  -- a superuser's, and no other role may create in it
+  SELECT n.nspname, r.rolname AS owner, r.rolsuper,
+         (SELECT coalesce(g.rolname, 'PUBLIC')
+            FROM pg_catalog.aclexplode(n.nspacl) a
+            LEFT JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+           WHERE a.privilege_type = 'CREATE' AND NOT coalesce(g.rolsuper, false)
+           LIMIT 1) AS creator
+    INTO offender
+    FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+   WHERE n.oid = lexledger_schema;
+  IF offender.nspname <> 'lexledger' OR NOT offender.rolsuper OR offender.creator IS NOT NULL THEN
+    RAISE EXCEPTION 'schema_not_trusted: lexledger''s schema % belongs to %',
+        offender.nspname,
+        offender.owner || CASE WHEN offender.creator IS NOT NULL
+                               THEN ', and ' || offender.creator || ' may create in it' ELSE '' END
+      USING ERRCODE = '42501',
+            DETAIL = 'It must be named lexledger, belong to a superuser, and let no other role create in it.',
+            HINT = 'A role that owns it, or may create in it, could put functions of its own where the expiry worker, a superuser, calls lexledger''s.';
+  END IF;
   -- 1. a trigger the command made on one of lexledger's tables, or on a
   -- table with a key pointing at one
   IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AND EXISTS (
@@ -92,9 +113,11 @@ BEGIN
             DETAIL = 'Only tables that a superuser owns may have foreign keys pointing at lexledger''s tables.',
             HINT = 'The check of such a key runs code of its table''s owner in the transactions of lexledger''s worker, which is a superuser''s. Store the id without a key, or let a superuser own the table.';
   END IF;
-  -- 3. any function, type or operator of a role other than a superuser
-  -- that these tables' parts depend on
-  WITH guarded AS (
+  -- 3. any function, type, operator or operator class of a role other
+  -- than a superuser that these tables' parts depend on, directly or
+  -- through other such objects (a superuser's domain over a role's
+  -- domain, an operator over a role's function, a domain's constraint)
+  WITH RECURSIVE guarded AS (
     SELECT c.oid FROM pg_catalog.pg_class c
      WHERE c.relnamespace = lexledger_schema AND c.relkind IN ('r', 'p')
     UNION
@@ -108,24 +131,42 @@ BEGIN
     UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, oid FROM pg_catalog.pg_attrdef WHERE adrelid IN (SELECT oid FROM guarded)
     UNION ALL SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, oid FROM pg_catalog.pg_rewrite WHERE ev_class IN (SELECT oid FROM guarded)
     UNION ALL SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, oid FROM pg_catalog.pg_policy WHERE polrelid IN (SELECT oid FROM guarded)
+  ), code (part_classid, part_objid, part_subid, classid, objid) AS (
+    SELECT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid
+      FROM part JOIN pg_catalog.pg_depend d ON d.classid = part.classid AND d.objid = part.objid
+     WHERE d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass,
+                            'pg_catalog.pg_operator'::pg_catalog.regclass, 'pg_catalog.pg_opclass'::pg_catalog.regclass,
+                            'pg_catalog.pg_opfamily'::pg_catalog.regclass)
+    UNION
+    SELECT c.part_classid, c.part_objid, c.part_subid, d.refclassid, d.refobjid
+      FROM code c
+      JOIN pg_catalog.pg_depend d
+        ON (d.classid = c.classid AND d.objid = c.objid)
+        OR (c.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+            AND d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+            AND d.objid IN (SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.contypid = c.objid))
+     WHERE d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass,
+                            'pg_catalog.pg_operator'::pg_catalog.regclass, 'pg_catalog.pg_opclass'::pg_catalog.regclass,
+                            'pg_catalog.pg_opfamily'::pg_catalog.regclass)
   )
-  SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS part,
-         pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS code,
+  SELECT pg_catalog.pg_describe_object(c.part_classid, c.part_objid, c.part_subid) AS part,
+         pg_catalog.pg_describe_object(c.classid, c.objid, 0) AS code,
          r.rolname AS owner
     INTO offender
-    FROM part
-    JOIN pg_catalog.pg_depend d ON d.classid = part.classid AND d.objid = part.objid
-    LEFT JOIN pg_catalog.pg_proc f ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND f.oid = d.refobjid
-    LEFT JOIN pg_catalog.pg_type ty ON d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND ty.oid = d.refobjid
-    LEFT JOIN pg_catalog.pg_operator op ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND op.oid = d.refobjid
-    JOIN pg_catalog.pg_roles r ON r.oid = coalesce(f.proowner, ty.typowner, op.oprowner)
+    FROM code c
+    LEFT JOIN pg_catalog.pg_proc f ON c.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND f.oid = c.objid
+    LEFT JOIN pg_catalog.pg_type ty ON c.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND ty.oid = c.objid
+    LEFT JOIN pg_catalog.pg_operator op ON c.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND op.oid = c.objid
+    LEFT JOIN pg_catalog.pg_opclass oc ON c.classid = 'pg_catalog.pg_opclass'::pg_catalog.regclass AND oc.oid = c.objid
+    LEFT JOIN pg_catalog.pg_opfamily fa ON c.classid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND fa.oid = c.objid
+    JOIN pg_catalog.pg_roles r ON r.oid = coalesce(f.proowner, ty.typowner, op.oprowner, oc.opcowner, fa.opfowner)
    WHERE NOT r.rolsuper
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'trigger_refused: % depends on %, and its owner % is not a superuser',
         offender.part, offender.code, offender.owner
       USING ERRCODE = '42501',
-            DETAIL = 'Functions, types and operators that lexledger''s tables, or tables with foreign keys pointing at them, depend on must belong to superusers.',
+            DETAIL = 'Functions, types, operators and operator classes that lexledger''s tables, or tables with foreign keys pointing at them, depend on (directly or through others) must belong to superusers.',
             HINT = 'Its owner could replace it, and the new code would run in the transactions of lexledger''s worker, which is a superuser''s. Let a superuser own it.';
   END IF;
 END $$;

@@ -1,6 +1,36 @@
 -- schema.sql: the lexledger schema itself and what every part shares.
 -- CREATE EXTENSION creates the schema (lexledger.control names it).
 
+-- ... or uses the one that exists, whoever owns it.  A role that owns the
+-- schema, or may create in it, could rename it and put a schema of its own
+-- with functions of lexledger's names in its place, which the expiry
+-- worker would then call as a superuser (a review did).  So the schema
+-- must be a superuser's, and no other role may create in it; the guard
+-- (guard.sql) keeps it so.
+DO $$
+DECLARE
+  owner name;
+BEGIN
+  SELECT r.rolname INTO owner
+    FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+   WHERE n.nspname = 'lexledger' AND NOT r.rolsuper;
+  IF FOUND THEN
+    RAISE EXCEPTION 'schema_not_trusted: schema lexledger belongs to %, who is not a superuser', owner
+      USING ERRCODE = '42501',
+            HINT = 'Drop the schema, or let a superuser own it (ALTER SCHEMA lexledger OWNER TO ...), then create the extension.';
+  END IF;
+  SELECT coalesce(r.rolname, 'PUBLIC') INTO owner
+    FROM pg_catalog.pg_namespace n
+    CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+    LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+   WHERE n.nspname = 'lexledger' AND a.privilege_type = 'CREATE' AND NOT coalesce(r.rolsuper, false);
+  IF FOUND THEN
+    RAISE EXCEPTION 'schema_not_trusted: % may create in schema lexledger', owner
+      USING ERRCODE = '42501',
+            HINT = 'REVOKE CREATE ON SCHEMA lexledger FROM it, then create the extension.';
+  END IF;
+END $$;
+
 COMMENT ON SCHEMA lexledger IS
   'lexledger: double-entry ledger, escrow, quotas and documents; see docs/';
 

@@ -99,7 +99,7 @@ ok($node->poll_query_until('postgres', q{
 	'once the deferred key is gone, it expires');
 
 # A hold whose referencing row an application keeps locked: the key's check
-# waits at most the round's lock_timeout (1 s), the hold is left for later,
+# waits at most the round's lock_timeout (100 ms), the hold is left for later,
 # and a hold due after it expires meanwhile; once the application deleted
 # its row and committed, the hold expires too.
 $node->safe_psql('postgres', q{
