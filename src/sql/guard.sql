@@ -29,6 +29,11 @@
 -- on a superuser's table with a cascading key).
 --
 -- This event trigger ends with an error:
+--  0. any DDL command, of anyone, after which lexledger's schema is named
+--     otherwise, belongs to a role other than a superuser, or lets such a
+--     role create in it (schema.sql refuses such a schema at install):
+--     its owner, or a role that may create in it, could put a schema of
+--     its own with functions of lexledger's names in its place;
 --  1. any DDL command of a role that is not a superuser that creates or
 --     replaces a trigger on one of lexledger's tables, or on a table with
 --     a foreign key pointing at one;
@@ -39,8 +44,10 @@
 --     operator that a role other than a superuser owns is attached to one
 --     of these tables (lexledger's and those with keys pointing at them):
 --     the tables' columns, indexes, triggers, constraints, defaults,
---     rules and policies depend on it (pg_depend).
--- The second and third look at every such table, not only at the
+--     rules and policies depend on it (pg_depend), directly or through
+--     other functions, types, operators, operator classes and a domain's
+--     constraints.
+-- Rules 0, 2 and 3 look at every such object, not only at the
 -- command's: ATTACH and DETACH PARTITION copy and leave keys on tables the
 -- command does not list, and ALTER FUNCTION ... OWNER TO changes no
 -- table.  It reads only pg_catalog, so it also runs for the DDL of roles
