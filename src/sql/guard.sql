@@ -84,6 +84,35 @@ BEGIN
             DETAIL = 'It must be named lexledger, belong to a superuser, and let no other role create in it.',
             HINT = 'A role that owns it, or may create in it, could put functions of its own where the expiry worker, a superuser, calls lexledger''s.';
   END IF;
+  -- ... nor may it hold anything of another role: a function of its own
+  -- there could be picked, over lexledger's, by a call whose argument
+  -- types it matches better
+  SELECT o.what, r.rolname AS owner INTO offender
+    FROM (SELECT pg_catalog.format('function %s', oid::pg_catalog.regprocedure) AS what, proowner AS owner
+            FROM pg_catalog.pg_proc WHERE pronamespace = lexledger_schema
+          UNION ALL SELECT pg_catalog.format('relation %s', oid::pg_catalog.regclass), relowner
+            FROM pg_catalog.pg_class WHERE relnamespace = lexledger_schema
+          UNION ALL SELECT pg_catalog.format('type %s', oid::pg_catalog.regtype), typowner
+            FROM pg_catalog.pg_type WHERE typnamespace = lexledger_schema
+          UNION ALL SELECT pg_catalog.format('operator %s', oid::pg_catalog.regoperator), oprowner
+            FROM pg_catalog.pg_operator WHERE oprnamespace = lexledger_schema
+          UNION ALL SELECT pg_catalog.format('operator class %s', opcname), opcowner
+            FROM pg_catalog.pg_opclass WHERE opcnamespace = lexledger_schema
+          UNION ALL SELECT pg_catalog.format('operator family %s', opfname), opfowner
+            FROM pg_catalog.pg_opfamily WHERE opfnamespace = lexledger_schema
+          UNION ALL SELECT pg_catalog.format('collation %s', collname), collowner
+            FROM pg_catalog.pg_collation WHERE collnamespace = lexledger_schema
+          UNION ALL SELECT pg_catalog.format('conversion %s', conname), conowner
+            FROM pg_catalog.pg_conversion WHERE connamespace = lexledger_schema) o
+    JOIN pg_catalog.pg_roles r ON r.oid = o.owner
+   WHERE NOT r.rolsuper
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'schema_not_trusted: % in lexledger''s schema belongs to %, who is not a superuser',
+        offender.what, offender.owner
+      USING ERRCODE = '42501',
+            HINT = 'Drop it: a function of another role in the schema could be called instead of lexledger''s.';
+  END IF;
   -- 1. a trigger the command made on one of lexledger's tables, or on a
   -- table with a key pointing at one
   IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AND EXISTS (
@@ -138,23 +167,29 @@ BEGIN
     UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, oid FROM pg_catalog.pg_attrdef WHERE adrelid IN (SELECT oid FROM guarded)
     UNION ALL SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, oid FROM pg_catalog.pg_rewrite WHERE ev_class IN (SELECT oid FROM guarded)
     UNION ALL SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, oid FROM pg_catalog.pg_policy WHERE polrelid IN (SELECT oid FROM guarded)
-  ), code (part_classid, part_objid, part_subid, classid, objid) AS (
+  ), edge (classid, objid, objsubid, refclassid, refobjid) AS (
+    -- what each object depends on among functions, types, operators and
+    -- operator classes and families, a type also on its constraints'
+    -- (read once, then joined on equality: an OR in the recursive join
+    -- would scan pg_depend for every step)
     SELECT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid
-      FROM part JOIN pg_catalog.pg_depend d ON d.classid = part.classid AND d.objid = part.objid
+      FROM pg_catalog.pg_depend d
      WHERE d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass,
                             'pg_catalog.pg_operator'::pg_catalog.regclass, 'pg_catalog.pg_opclass'::pg_catalog.regclass,
                             'pg_catalog.pg_opfamily'::pg_catalog.regclass)
+    UNION ALL
+    SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, k.contypid, 0, d.refclassid, d.refobjid
+      FROM pg_catalog.pg_constraint k
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = k.oid
+     WHERE k.contypid <> 0
+       AND d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass,
+                            'pg_catalog.pg_operator'::pg_catalog.regclass)
+  ), code (part_classid, part_objid, part_subid, classid, objid) AS (
+    SELECT e.classid, e.objid, e.objsubid, e.refclassid, e.refobjid
+      FROM part JOIN edge e ON e.classid = part.classid AND e.objid = part.objid
     UNION
-    SELECT c.part_classid, c.part_objid, c.part_subid, d.refclassid, d.refobjid
-      FROM code c
-      JOIN pg_catalog.pg_depend d
-        ON (d.classid = c.classid AND d.objid = c.objid)
-        OR (c.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
-            AND d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-            AND d.objid IN (SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.contypid = c.objid))
-     WHERE d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass,
-                            'pg_catalog.pg_operator'::pg_catalog.regclass, 'pg_catalog.pg_opclass'::pg_catalog.regclass,
-                            'pg_catalog.pg_opfamily'::pg_catalog.regclass)
+    SELECT c.part_classid, c.part_objid, c.part_subid, e.refclassid, e.refobjid
+      FROM code c JOIN edge e ON e.classid = c.classid AND e.objid = c.objid
   )
   SELECT pg_catalog.pg_describe_object(c.part_classid, c.part_objid, c.part_subid) AS part,
          pg_catalog.pg_describe_object(c.classid, c.objid, 0) AS code,

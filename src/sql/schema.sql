@@ -5,8 +5,8 @@
 -- schema, or may create in it, could rename it and put a schema of its own
 -- with functions of lexledger's names in its place, which the expiry
 -- worker would then call as a superuser (a review did).  So the schema
--- must be a superuser's, and no other role may create in it; the guard
--- (guard.sql) keeps it so.
+-- must be a superuser's, no other role may create in it, and it must be
+-- empty; the guard (guard.sql) keeps it so.
 DO $$
 DECLARE
   owner name;
@@ -17,7 +17,7 @@ BEGIN
   IF FOUND THEN
     RAISE EXCEPTION 'schema_not_trusted: schema lexledger belongs to %, who is not a superuser', owner
       USING ERRCODE = '42501',
-            HINT = 'Drop the schema, or let a superuser own it (ALTER SCHEMA lexledger OWNER TO ...), then create the extension.';
+            HINT = 'Drop the schema, then create the extension.';
   END IF;
   SELECT coalesce(r.rolname, 'PUBLIC') INTO owner
     FROM pg_catalog.pg_namespace n
@@ -28,6 +28,20 @@ BEGIN
     RAISE EXCEPTION 'schema_not_trusted: % may create in schema lexledger', owner
       USING ERRCODE = '42501',
             HINT = 'REVOKE CREATE ON SCHEMA lexledger FROM it, then create the extension.';
+  END IF;
+  -- and it must be empty: a function put there before could be called
+  -- instead of lexledger's, by a call whose argument types it matches
+  -- better (a review did)
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'lexledger')
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'lexledger')
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'lexledger')
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace WHERE n.nspname = 'lexledger')
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace WHERE n.nspname = 'lexledger')
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_collation l JOIN pg_catalog.pg_namespace n ON n.oid = l.collnamespace WHERE n.nspname = 'lexledger')
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_conversion v JOIN pg_catalog.pg_namespace n ON n.oid = v.connamespace WHERE n.nspname = 'lexledger') THEN
+    RAISE EXCEPTION 'schema_not_trusted: schema lexledger is not empty'
+      USING ERRCODE = '42501',
+            HINT = 'Drop the schema (or move what it holds elsewhere), then create the extension.';
   END IF;
 END $$;
 

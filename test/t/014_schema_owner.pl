@@ -22,12 +22,21 @@ sub psql_err
 	return $ret == 0 ? 'ok' : ($stderr =~ /ERROR:\s+(.*)/ ? $1 : $stderr);
 }
 
-# a schema that the role made (it owns the database) before the extension
-$node->safe_psql('appdb', 'CREATE SCHEMA lexledger', extra_params => [ '-U', 'app' ]);
+# a schema that the role made (it owns the database) before the extension,
+# with a function of its own in it that matches a call of lexledger's
+# better than lexledger's own (amount_from_minor takes a bigint)
+$node->safe_psql('appdb', q{
+	CREATE SCHEMA lexledger;
+	CREATE FUNCTION lexledger.amount_from_minor(integer, text) RETURNS text LANGUAGE sql AS 'SELECT $2';
+}, extra_params => [ '-U', 'app' ]);
 like(psql_err('appdb', 'CREATE EXTENSION lexledger'),
 	qr/^schema_not_trusted: schema lexledger belongs to app, who is not a superuser/,
 	'CREATE EXTENSION refuses a schema lexledger that another role owns');
-$node->safe_psql('appdb', 'ALTER SCHEMA lexledger OWNER TO postgres; GRANT CREATE ON SCHEMA lexledger TO app');
+$node->safe_psql('appdb', 'ALTER SCHEMA lexledger OWNER TO postgres');
+like(psql_err('appdb', 'CREATE EXTENSION lexledger'),
+	qr/^schema_not_trusted: schema lexledger is not empty/,
+	'... and one that holds something already, even once a superuser owns it');
+$node->safe_psql('appdb', 'DROP FUNCTION lexledger.amount_from_minor(integer, text); GRANT CREATE ON SCHEMA lexledger TO app');
 like(psql_err('appdb', 'CREATE EXTENSION lexledger'),
 	qr/^schema_not_trusted: app may create in schema lexledger/,
 	'... and one that another role may create in');
@@ -54,6 +63,11 @@ is($node->safe_psql('appdb', q{
 	  FROM pg_namespace n JOIN pg_extension e ON e.extnamespace = n.oid WHERE e.extname = 'lexledger'}),
 	'lexledger postgres {postgres=UC/postgres}', 'the schema is as it was');
 is(psql_err('appdb', 'GRANT USAGE ON SCHEMA lexledger TO app'), 'ok', 'USAGE may be granted');
+like(psql_err('appdb', q{
+	CREATE FUNCTION lexledger.helper() RETURNS int LANGUAGE sql AS 'SELECT 1';
+	ALTER FUNCTION lexledger.helper() OWNER TO app}),
+	qr/^schema_not_trusted: function lexledger.helper\(\) in lexledger's schema belongs to app, who is not a superuser/,
+	'nothing in it may be given to another role');
 is(psql_err('appdb', 'CREATE TABLE app_notes (t text)', extra_params => [ '-U', 'app' ]), 'ok',
 	'other DDL goes on');
 
