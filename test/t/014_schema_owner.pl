@@ -14,6 +14,8 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE app LOGIN;
 	CREATE DATABASE appdb OWNER app;
 });
+# the bootstrap superuser: postgres as root, the user running the tests else
+my $su = $node->safe_psql('postgres', 'SELECT current_user');
 
 sub psql_err
 {
@@ -32,7 +34,7 @@ $node->safe_psql('appdb', q{
 like(psql_err('appdb', 'CREATE EXTENSION lexledger'),
 	qr/^schema_not_trusted: schema lexledger belongs to app, who is not a superuser/,
 	'CREATE EXTENSION refuses a schema lexledger that another role owns');
-$node->safe_psql('appdb', 'ALTER SCHEMA lexledger OWNER TO postgres');
+$node->safe_psql('appdb', 'ALTER SCHEMA lexledger OWNER TO CURRENT_USER');
 like(psql_err('appdb', 'CREATE EXTENSION lexledger'),
 	qr/^schema_not_trusted: schema lexledger is not empty/,
 	'... and one that holds something already, even once a superuser owns it');
@@ -53,15 +55,15 @@ like(psql_err('appdb', 'ALTER SCHEMA lexledger OWNER TO app'),
 	qr/^schema_not_trusted: lexledger's schema lexledger belongs to app/,
 	'the schema cannot be given to another role');
 like(psql_err('appdb', 'GRANT CREATE ON SCHEMA lexledger TO app'),
-	qr/^schema_not_trusted: lexledger's schema lexledger belongs to postgres, and app may create in it/,
+	qr/^schema_not_trusted: lexledger's schema lexledger belongs to \Q$su\E, and app may create in it/,
 	'no other role may be let create in it');
 like(psql_err('appdb', 'ALTER SCHEMA lexledger RENAME TO ledger'),
-	qr/^schema_not_trusted: lexledger's schema ledger belongs to postgres/,
+	qr/^schema_not_trusted: lexledger's schema ledger belongs to \Q$su\E/,
 	'it cannot be renamed');
 is($node->safe_psql('appdb', q{
 	SELECT n.nspname || ' ' || pg_get_userbyid(n.nspowner) || ' ' || coalesce(n.nspacl::text, 'default')
 	  FROM pg_namespace n JOIN pg_extension e ON e.extnamespace = n.oid WHERE e.extname = 'lexledger'}),
-	'lexledger postgres {postgres=UC/postgres}', 'the schema is as it was');
+	"lexledger $su {$su=UC/$su}", 'the schema is as it was');
 is(psql_err('appdb', 'GRANT USAGE ON SCHEMA lexledger TO app'), 'ok', 'USAGE may be granted');
 like(psql_err('appdb', q{
 	CREATE FUNCTION lexledger.helper() RETURNS int LANGUAGE sql AS 'SELECT 1';
