@@ -54,8 +54,8 @@
 -- without USAGE on schema lexledger.
 
 INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
-  ('schema_not_trusted', '42501', 'schema lexledger must be named so, belong to a superuser, and let no other role create in it'),
-  ('trigger_refused', '42501', 'only a superuser may put triggers on lexledger''s tables, and only tables that a superuser owns may have foreign keys pointing at them');
+  ('schema_not_trusted', '42501', 'schema lexledger must be named so, belong to a superuser, let no other role create in it, and hold nothing of another role'),
+  ('trigger_refused', '42501', 'only a superuser may put triggers on lexledger''s tables (or on tables with foreign keys pointing at them), only tables that a superuser owns may have such keys, and what these tables depend on must be superusers''');
 
 CREATE FUNCTION lexledger.refuse_foreign_triggers() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
