@@ -181,6 +181,15 @@ SELECT lexledger.expire_holds() AS expired;
 SELECT id, status FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-00000000005_' ORDER BY id;
 SELECT * FROM lexledger.verify();
 ROLLBACK;
+-- due_holds(prefix, n, debit, credit): places n holds of 0.01 KES, ids
+-- prefix || '01' ..., their timeouts 1 ... n microseconds, so they are due
+-- (in that order) by the next statement
+CREATE FUNCTION pg_temp.due_holds(prefix text, n integer, debit bigint, credit bigint) RETURNS bigint
+LANGUAGE sql AS $$
+  SELECT count(lexledger.hold((prefix || lpad(i::text, 2, '0'))::uuid, debit, credit, '0.01 KES',
+                              timeout => make_interval(secs => i / 1e6)))
+    FROM generate_series(1, n) i
+$$;
 -- when every expiry fails (a superuser's trigger refuses them all), a call
 -- reports the first ten holds one by one and the rest in one line, expires
 -- nothing and changes nothing
@@ -191,10 +200,7 @@ BEGIN
 END $$;
 CREATE TRIGGER refuse_expiry BEFORE INSERT ON lexledger.transfer
   FOR EACH ROW WHEN (NEW.kind = 'expire_pending') EXECUTE FUNCTION pg_temp.refuse_expiry();
-SELECT count(lexledger.hold(('10000000-0000-0000-0000-0000000006' || lpad(i::text, 2, '0'))::uuid,
-                            :punter, :escrow, '0.01 KES', timeout => make_interval(secs => i / 1e6)))
-  FROM generate_series(1, 12) i;
-SELECT pg_sleep(0.01);
+SELECT pg_temp.due_holds('10000000-0000-0000-0000-0000000006', 12, :punter, :escrow);
 \set VERBOSITY terse
 SELECT lexledger.expire_holds() AS expired;
 \set VERBOSITY default
@@ -221,10 +227,7 @@ BEGIN
 END $$;
 CREATE TRIGGER nested_expiry AFTER INSERT ON lexledger.transfer
   FOR EACH ROW WHEN (NEW.kind = 'expire_pending') EXECUTE FUNCTION pg_temp.nested_expiry();
-SELECT count(lexledger.hold(('10000000-0000-0000-0000-0000000007' || lpad(i::text, 2, '0'))::uuid,
-                            :punter, :escrow, '0.01 KES', timeout => make_interval(secs => i / 1e6)))
-  FROM generate_series(1, 3) i;
-SELECT pg_sleep(0.01);
+SELECT pg_temp.due_holds('10000000-0000-0000-0000-0000000007', 3, :punter, :escrow);
 SELECT lexledger.expire_holds() AS expired;
 SELECT status, count(*) FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-0000000007__' GROUP BY status;
 ROLLBACK;

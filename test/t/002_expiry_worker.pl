@@ -44,94 +44,81 @@ is($node->safe_psql('postgres', q{SELECT available_balance FROM lexledger.balanc
 	'9.00 USD', 'the expired hold returned its funds');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify is clean');
 
-# A hold that cannot expire (a row of a superuser's table references it)
-# does not stop the worker: it logs a WARNING naming the hold each round,
-# the holds due after it expire, and it expires once the row is gone.
-my $poison_offset = -s $node->logfile;
+# A hold that cannot expire (a row of a table references it: through a
+# plain key, a deferred one, or with the row locked by an open
+# transaction) does not stop the worker: it logs a WARNING naming the hold,
+# the hold due after it expires, and it expires once the row is gone.
 my $poison_worker = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'");
-$node->safe_psql('postgres', q{
-	CREATE TABLE bet_stake (hold_id uuid REFERENCES lexledger.pending_transfer (transfer_id));
-	BEGIN;
-	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000004', 3, 2, '1.00 USD', timeout => '1 second');
-	INSERT INTO bet_stake VALUES ('a0000000-0000-0000-0000-000000000004');
-	COMMIT;
-	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000005', 3, 2, '2.00 USD', timeout => '2 seconds');
-});
-ok($node->poll_query_until('postgres', q{
-	SELECT status = 'expired' FROM lexledger.hold
-	 WHERE id = 'a0000000-0000-0000-0000-000000000005'}),
+
+# hold_status_becomes(ID, STATUS, NAME): waits until hold ID has STATUS.
+sub hold_status_becomes
+{
+	my ($id, $status, $name) = @_;
+	ok($node->poll_query_until('postgres',
+		"SELECT status = '$status' FROM lexledger.hold WHERE id = '$id'"), $name);
+}
+
+# referenced_hold(TABLE, KEY_OPTIONS, STUCK, LATER): creates TABLE with a
+# key to the holds, hold STUCK (due in 1 s) with a row of TABLE that
+# references it, and hold LATER (due in 3 s, with nothing referencing it).
+# A code block given as fifth argument runs between the two holds.
+sub referenced_hold
+{
+	my ($table, $key_options, $stuck, $later, $between) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE TABLE $table (hold_id uuid REFERENCES lexledger.pending_transfer (transfer_id) $key_options);
+		BEGIN;
+		SELECT lexledger.hold('$stuck', 3, 2, '1.00 USD', timeout => '1 second');
+		INSERT INTO $table VALUES ('$stuck');
+		COMMIT;
+	});
+	$between->() if $between;
+	$node->safe_psql('postgres', qq{SELECT lexledger.hold('$later', 3, 2, '2.00 USD', timeout => '3 seconds')});
+}
+
+my $poison_offset = -s $node->logfile;
+referenced_hold('bet_stake', '', 'a0000000-0000-0000-0000-000000000004', 'a0000000-0000-0000-0000-000000000005');
+hold_status_becomes('a0000000-0000-0000-0000-000000000005', 'expired',
 	'a hold due after one that cannot expire expires');
-is($node->safe_psql('postgres', q{
-	SELECT status FROM lexledger.hold WHERE id = 'a0000000-0000-0000-0000-000000000004'}),
-	'pending', 'the hold that cannot expire stays pending');
+hold_status_becomes('a0000000-0000-0000-0000-000000000004', 'pending',
+	'the hold that cannot expire stays pending');
 like(slurp_file($node->logfile, $poison_offset),
 	qr/WARNING:  hold_not_expired: hold a0000000-0000-0000-0000-000000000004 could not expire \(failure 1\): update or delete on table "pending_transfer" violates foreign key constraint/,
 	'the worker logs which hold could not expire, and why');
 $node->safe_psql('postgres', 'DROP TABLE bet_stake');
-ok($node->poll_query_until('postgres', q{
-	SELECT status = 'expired' FROM lexledger.hold
-	 WHERE id = 'a0000000-0000-0000-0000-000000000004'}),
-	'once nothing references it, it expires');
+hold_status_becomes('a0000000-0000-0000-0000-000000000004', 'expired', 'once nothing references it, it expires');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM lexledger.verify()'), '0', 'verify is still clean');
-# The same with a deferred key: its check fires at once in the worker's
-# round, inside the hold's subtransaction, not at the round's commit.
-$node->safe_psql('postgres', q{
-	CREATE TABLE bet_stake_deferred (hold_id uuid
-	  REFERENCES lexledger.pending_transfer (transfer_id) DEFERRABLE INITIALLY DEFERRED);
-	BEGIN;
-	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000006', 3, 2, '1.00 USD', timeout => '1 second');
-	INSERT INTO bet_stake_deferred VALUES ('a0000000-0000-0000-0000-000000000006');
-	COMMIT;
-	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000007', 3, 2, '2.00 USD', timeout => '2 seconds');
-});
-ok($node->poll_query_until('postgres', q{
-	SELECT status = 'expired' FROM lexledger.hold
-	 WHERE id = 'a0000000-0000-0000-0000-000000000007'}),
-	'a hold due after one that a deferred key references expires');
-is($node->safe_psql('postgres', q{
-	SELECT status FROM lexledger.hold WHERE id = 'a0000000-0000-0000-0000-000000000006'}),
-	'pending', 'the hold that a deferred key references stays pending');
-$node->safe_psql('postgres', 'DROP TABLE bet_stake_deferred');
-ok($node->poll_query_until('postgres', q{
-	SELECT status = 'expired' FROM lexledger.hold
-	 WHERE id = 'a0000000-0000-0000-0000-000000000006'}),
-	'once the deferred key is gone, it expires');
 
-# A hold whose referencing row an application keeps locked: the key's check
-# waits at most the round's lock_timeout (100 ms), the hold is left for later,
-# and a hold due after it expires meanwhile; once the application deleted
-# its row and committed, the hold expires too.
-$node->safe_psql('postgres', q{
-	CREATE TABLE bet_slip (hold_id uuid REFERENCES lexledger.pending_transfer (transfer_id));
-	BEGIN;
-	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000008', 3, 2, '1.00 USD', timeout => '1 second');
-	INSERT INTO bet_slip VALUES ('a0000000-0000-0000-0000-000000000008');
-	COMMIT;
-});
+# With a deferred key: its check fires at once in the worker's round,
+# inside the hold's subtransaction, not at the round's commit.
+referenced_hold('bet_stake_deferred', 'DEFERRABLE INITIALLY DEFERRED',
+	'a0000000-0000-0000-0000-000000000006', 'a0000000-0000-0000-0000-000000000007');
+hold_status_becomes('a0000000-0000-0000-0000-000000000007', 'expired',
+	'a hold due after one that a deferred key references expires');
+hold_status_becomes('a0000000-0000-0000-0000-000000000006', 'pending',
+	'the hold that a deferred key references stays pending');
+$node->safe_psql('postgres', 'DROP TABLE bet_stake_deferred');
+hold_status_becomes('a0000000-0000-0000-0000-000000000006', 'expired', 'once the deferred key is gone, it expires');
+
+# With the referencing row locked by an application: the key's check waits
+# at most the round's lock_timeout (100 ms), and the hold is left for later;
+# once the application deleted its row and committed, the hold expires too.
 my $lock_offset = -s $node->logfile;
 my $app = $node->background_psql('postgres');
-$app->query_safe('BEGIN');
-$app->query_safe('SELECT * FROM bet_slip FOR UPDATE');
-$node->safe_psql('postgres', q{
-	SELECT lexledger.hold('a0000000-0000-0000-0000-000000000009', 3, 2, '2.00 USD', timeout => '3 seconds')});
-ok($node->poll_query_until('postgres', q{
-	SELECT status = 'expired' FROM lexledger.hold
-	 WHERE id = 'a0000000-0000-0000-0000-000000000009'}),
+referenced_hold('bet_slip', '', 'a0000000-0000-0000-0000-000000000008', 'a0000000-0000-0000-0000-000000000009',
+	sub { $app->query_safe('BEGIN'); $app->query_safe('SELECT * FROM bet_slip FOR UPDATE'); });
+hold_status_becomes('a0000000-0000-0000-0000-000000000009', 'expired',
 	'a hold due after one whose referencing row is locked expires meanwhile');
-is($node->safe_psql('postgres', q{
-	SELECT status FROM lexledger.hold WHERE id = 'a0000000-0000-0000-0000-000000000008'}),
-	'pending', 'the hold whose referencing row is locked stays pending');
+hold_status_becomes('a0000000-0000-0000-0000-000000000008', 'pending',
+	'the hold whose referencing row is locked stays pending');
 like(slurp_file($node->logfile, $lock_offset),
 	qr/WARNING:  hold_not_expired: hold a0000000-0000-0000-0000-000000000008 could not expire \(failure \d+\): canceling statement due to lock timeout/,
 	'the worker gave up waiting for the row, and said so');
 $app->query_safe('DELETE FROM bet_slip');
 $app->query_safe('COMMIT');
 $app->quit;
-ok($node->poll_query_until('postgres', q{
-	SELECT status = 'expired' FROM lexledger.hold
-	 WHERE id = 'a0000000-0000-0000-0000-000000000008'}),
-	'once the row is gone, it expires');
+hold_status_becomes('a0000000-0000-0000-0000-000000000008', 'expired', 'once the row is gone, it expires');
 $node->safe_psql('postgres', 'DROP TABLE bet_slip');
 is($node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'lexledger expiry worker'"),
