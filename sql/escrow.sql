@@ -149,9 +149,11 @@ SELECT amount FROM lexledger.hold('10000000-0000-0000-0000-000000000052', :punte
 INSERT INTO public.bet_stake VALUES ('10000000-0000-0000-0000-000000000050');
 SELECT pg_sleep(0.01);
 SELECT lexledger.expire_holds(1) AS expired;
+-- holds that failed to expire, and why
 SELECT transfer_id, expiry_failures, expiry_retry_at > clock_timestamp() AS waiting, expiry_error
-  FROM lexledger.pending_transfer WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
+  FROM lexledger.pending_transfer WHERE expiry_failures > 0 ORDER BY expires_at;
 SELECT lexledger.expire_holds() AS expired;
+-- try one again at the next call
 UPDATE lexledger.pending_transfer SET expiry_retry_at = NULL WHERE transfer_id = '10000000-0000-0000-0000-000000000050';
 SELECT lexledger.expire_holds() AS expired;
 SELECT id, status FROM lexledger.hold WHERE id::text LIKE '10000000-0000-0000-0000-00000000005_' ORDER BY id;
