@@ -75,6 +75,10 @@ SELECT '1 USD'::lexledger.amount + '1 EUR'::lexledger.amount;
 SELECT '1 USD'::lexledger.amount / 0;
 \set VERBOSITY default
 
+-- An amount and its minor units.
+SELECT '150.00 ZAR'::lexledger.amount;
+SELECT lexledger.minor_units('150.00 ZAR');
+
 --
 -- Arithmetic
 --
@@ -128,6 +132,10 @@ FROM (VALUES ($$'1 USD'::amount + '1 EUR'$$),
              ($$'1 USD'::amount * 1.5$$),
              ($$'1 USD'::amount / 1.5$$)) AS v(expr);
 
+-- The same as psql shows them.
+SELECT '150.00 ZAR'::amount + '0.01 ZAR';
+SELECT '1.250 KWD'::amount * 3;
+SELECT '1 USD'::amount + '1 EUR';
 SELECT '92233720368547758.07 USD'::amount + '0.01 USD';
 SELECT '1.00 USD'::amount / 0;
 
@@ -210,6 +218,13 @@ SELECT a.id, b.id FROM wallet a JOIN wallet b ON a.balance = b.balance
 WHERE a.id < b.id ORDER BY a.id;
 RESET enable_mergejoin;
 RESET enable_nestloop;
+
+-- greatest(), least() and comparisons of arrays and rows order through the
+-- operator class, across currencies, and do not raise (USD sorts after EUR).
+SELECT greatest('5 USD'::lexledger.amount, '1000 EUR');
+SELECT least('5 USD'::amount, '1000 EUR') AS least,
+       ARRAY['5 USD'::amount] > ARRAY['1000 EUR'::amount] AS array_gt,
+       ROW('5 USD'::amount, 1) > ROW('1000 EUR'::amount, 1) AS row_gt;
 
 --
 -- Aggregates
@@ -294,6 +309,8 @@ FROM (VALUES ($$amount(1.005, 'USD')$$),
              ($$(1.5::numeric)::lexledger.amount$$),
              ($$'1 USD'::amount::bigint$$)) AS v(expr);
 
+-- Say the currency every time.
+SELECT lexledger.amount(150, 'ZAR');
 -- A numeric alone cannot become an amount: the currency is missing.
 SELECT 1.50::numeric::lexledger.amount;
 -- Nor is amount to numeric implicit: the currency would be lost silently.
@@ -311,6 +328,8 @@ WHERE code IN ('ZAR', 'NGN', 'KES', 'GHS', 'USD', 'EUR', 'GBP', 'JPY', 'KWD',
                'BHD', 'OMR', 'JOD', 'TND', 'LYD', 'IQD', 'KRW', 'VND', 'CLP',
                'ISK', 'UGX', 'XOF', 'XAF', 'RWF', 'CLF', 'PAGE', 'FILE')
 ORDER BY code;
+SELECT code, decimals, kind, description FROM lexledger.currencies()
+WHERE code IN ('USD', 'JPY', 'KWD', 'CLF', 'PAGE', 'FILE') ORDER BY code;
 
 -- The ISO table is sorted (binary search depends on it) and complete.
 SELECT count(*) AS iso_codes,
@@ -364,6 +383,7 @@ SELECT pg_temp.try($$SELECT lexledger.amount('Infinity', 'XYZ')$$) AS infinity_u
        pg_temp.try($$SELECT lexledger.amount('Infinity', 'USD')$$) AS infinity_usd;
 
 SELECT code, decimals, description FROM create_unit('KWH', 3, 'Kilowatt-hour');
+SELECT '1.25 KWH'::lexledger.amount + lexledger.amount_from_minor(750, 'KWH');
 SELECT '1.25 KWH'::amount + amount_from_minor(750, 'KWH') AS energy,
        '1.2500 KWH'::amount AS trailing_zero,
        pg_temp.try($$SELECT '1.0001 KWH'::lexledger.amount$$) AS too_many;
