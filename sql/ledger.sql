@@ -67,6 +67,22 @@ SELECT lexledger.transfer('00000000-0000-0000-0000-000000000001', :house, :alice
 SELECT amount FROM lexledger.transfer('00000000-0000-0000-0000-000000000002', :alice, :bob, '30.00 USD', 2);
 SELECT lexledger.transfer('00000000-0000-0000-0000-000000000003', :alice, :bob, '70.01 USD', 2);
 SELECT pg_temp.err($$SELECT lexledger.transfer('00000000-0000-0000-0000-000000000003', $$ || :alice || $$, $$ || :bob || $$, '70.01 USD', 2)$$);
+-- catching them in PL/pgSQL (docs/errors.md): by SQLSTATE, and by the code
+-- where the SQLSTATE is shared (alice is account 6, the house account 1)
+SET client_min_messages = notice;
+DO $$
+DECLARE
+  msg text;
+BEGIN
+  PERFORM lexledger.transfer(gen_random_uuid(), 6, 1, '1000000000.00 USD');
+EXCEPTION
+  WHEN SQLSTATE 'LX110' THEN
+    RAISE NOTICE 'not enough money: %', SQLERRM;
+  WHEN SQLSTATE 'LX120' THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+    RAISE NOTICE 'conflict: %', split_part(msg, ':', 1);
+END $$;
+SET client_min_messages = warning;
 -- exactly the balance is fine
 SELECT amount FROM lexledger.transfer('00000000-0000-0000-0000-000000000003', :alice, :bob, '70.00 USD', 2);
 SELECT posted_balance, available_balance FROM lexledger.balance(:alice);
