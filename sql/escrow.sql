@@ -111,7 +111,9 @@ SELECT pg_temp.err($$SELECT lexledger.capture('10000000-0000-0000-0000-000000000
 -- posted under the id an older release derived from the hold's cannot
 -- block it
 SELECT kind FROM lexledger.transfer(md5('lexledger expiry of 10000000-0000-0000-0000-000000000040')::uuid, :house, :escrow, '0.01 KES');
-SELECT lexledger.expire_holds();
+-- a max_holds of zero or less expires nothing; null means the default, 1000
+SELECT lexledger.expire_holds(0) AS with_zero, lexledger.expire_holds(-1) AS with_negative;
+SELECT lexledger.expire_holds(NULL) AS with_null;
 SELECT lexledger.expire_holds();
 -- the largest max_holds allocates nothing in proportion to it
 SELECT lexledger.expire_holds(2147483647) AS with_the_largest_max;

@@ -311,6 +311,11 @@ SELECT pg_temp.err($$CREATE SCHEMA lexledger_test_intruder2
 SELECT pg_temp.err($$CREATE TABLE lexledger_test_intruder.bet (stake uuid REFERENCES lexledger.transfer)$$);
 RESET ROLE;
 DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM lexledger_test_poster', current_database()); END $$;
+-- lexledger's schema lets no other role create in it (a function of its
+-- own there could be called instead of lexledger's): schema_not_trusted
+SELECT pg_temp.err($$GRANT CREATE ON SCHEMA lexledger TO lexledger_test_poster$$);
+SELECT pg_temp.err($$GRANT CREATE ON SCHEMA lexledger TO PUBLIC$$);
+SELECT has_schema_privilege('lexledger_test_poster', 'lexledger', 'CREATE') AS poster_may_create;
 SELECT c.relname, t.tgname, t.tgqual IS NULL AS no_condition
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relname = 'transfer' AND c.relnamespace = 'lexledger'::regnamespace AND NOT t.tgisinternal

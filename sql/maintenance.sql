@@ -31,13 +31,23 @@ SELECT count(*) AS runs, sum(problems) AS problems FROM lexledger.verify_run;
 -- a run has either an outcome or an error (a run that cannot finish:
 -- test/t/006_verify_history.pl)
 SELECT pg_temp.err($$INSERT INTO lexledger.verify_run (started_at, problems, report, error) VALUES (now(), 0, '[]', 'both')$$);
+-- a run that finds problems records them and warns (a superuser's edit of
+-- a balance counter, rolled back)
+BEGIN;
+UPDATE lexledger.account_balance SET credits_posted = credits_posted + 1
+ WHERE (account_id, slot) = (SELECT account_id, slot FROM lexledger.account_balance ORDER BY 1, 2 LIMIT 1);
+SELECT problems, jsonb_path_query_array(report, '$[*].problem') AS problem FROM lexledger.record_verify();
+ROLLBACK;
 
 -- (which functions pin their search_path: sql/search_path.sql)
--- result codes of transfer_batch that are never raised are listed too
-SELECT code, sqlstate FROM lexledger.error_code WHERE sqlstate IS NULL ORDER BY code;
+-- warnings, and result codes of transfer_batch that are never raised, are
+-- listed too
+SELECT code, sqlstate, severity FROM lexledger.error_code WHERE severity <> 'error' ORDER BY severity, code;
 
--- pg_cron is not installed in this database: a clear error
+-- pg_cron is not installed in this database: a clear error (a null
+-- schedule is refused before that; pg_cron's refusals: TAP 002)
 SELECT pg_temp.err($$SELECT * FROM lexledger.schedule_maintenance()$$);
+SELECT pg_temp.err($$SELECT * FROM lexledger.schedule_maintenance(NULL)$$);
 
 -- the expiry worker runs (in the database named by lexledger.database_name)
 SELECT backend_type, database = current_setting('lexledger.database_name') AS in_the_configured_database FROM lexledger.worker_status();

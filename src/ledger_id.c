@@ -40,7 +40,7 @@ random_bytes(void *buf, size_t len)
 	if (!pg_strong_random(buf, len))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random bytes for a new id")));
+				 errmsg("lexledger: could not generate random bytes for a new id")));
 }
 
 /* The millisecond and counter of the next id, never going backwards. */

@@ -8,6 +8,8 @@ INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('pending_transfer_already_voided', 'LX142', 'the hold was already released'),
   ('pending_transfer_expired',        'LX143', 'the hold has expired; its funds return to the debit account'),
   ('exceeds_pending_amount',          'LX144', 'a capture may not exceed the hold');
+INSERT INTO lexledger.error_code (code, sqlstate, description, severity) VALUES
+  ('hold_not_expired', NULL, 'a due hold could not expire (the warning carries its cause''s SQLSTATE); it stays pending and is tried again later', 'warning');
 
 CREATE FUNCTION lexledger.hold(
   id uuid, debit_account_id bigint, credit_account_id bigint,

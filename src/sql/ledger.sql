@@ -25,11 +25,12 @@ INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('transfer_not_found',          'LX131', 'no transfer of the account has this id (a statement page''s after_transfer_id)'),
   ('invalid_max_rows',            '2201W', 'a statement page needs max_rows of at least 1 (or null)'),
   ('batch_contended',             '40001', 'concurrent transactions kept changing the balances a batch decides on; retry the call'),
-  ('linked_event_failed',         NULL,    'transfer_batch result: another request of its linked chain failed, so this one was not posted'),
-  ('linked_event_chain_open',     NULL,    'transfer_batch result: the batch ended inside a linked chain, so the chain was not posted'),
   ('transfer_immutable',          'LX150', 'posted transfers are never updated or deleted'),
   ('account_immutable',           'LX151', 'an account''s id, currency, kind, flags and slots never change after opening'),
   ('ledger_corrupted',            'XX001', 'the tables disagree in a way lexledger''s functions never leave them (changed outside them); run verify()');
+INSERT INTO lexledger.error_code (code, sqlstate, description, severity) VALUES
+  ('linked_event_failed',     NULL, 'transfer_batch result: another request of its linked chain failed, so this one was not posted', 'result'),
+  ('linked_event_chain_open', NULL, 'transfer_batch result: the batch ended inside a linked chain, so the chain was not posted', 'result');
 
 CREATE TYPE lexledger.account_kind AS ENUM (
   'user_wallet', 'escrow', 'house', 'provider_clearing', 'fees', 'quota', 'other');

@@ -5,6 +5,9 @@ INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
   ('pg_cron_missing', '55000', 'schedule_maintenance() needs pg_cron installed in this database'),
   ('invalid_schedule', '22023', 'schedule_maintenance() takes a cron schedule that pg_cron accepts, not null'),
   ('worker_status_not_visible', '42501', 'worker_status() needs the privileges of pg_read_all_stats to see the workers');
+INSERT INTO lexledger.error_code (code, sqlstate, description, severity) VALUES
+  ('verify_not_finished',   '01000', 'record_verify(): verify() was stopped by an error, recorded in lexledger.verify_run.error', 'warning'),
+  ('verify_found_problems', '01000', 'record_verify(): verify() found problems, listed in lexledger.verify_run.report', 'warning');
 
 CREATE TABLE lexledger.verify_run (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -51,9 +54,9 @@ BEGIN
   INSERT INTO lexledger.verify_run (started_at, problems, report, error)
     VALUES (started, jsonb_array_length(found), found, failure) RETURNING * INTO r;
   IF r.error IS NOT NULL THEN
-    RAISE WARNING 'lexledger verify did not finish: %; see lexledger.verify_run %', r.error, r.id;
+    RAISE WARNING 'verify_not_finished: verify() did not finish: %; see lexledger.verify_run %', r.error, r.id;
   ELSIF r.problems > 0 THEN
-    RAISE WARNING 'lexledger verify found % problem(s); see lexledger.verify_run %', r.problems, r.id;
+    RAISE WARNING 'verify_found_problems: verify() found % problem(s); see lexledger.verify_run %', r.problems, r.id;
   END IF;
   -- keep a year of history
   DELETE FROM lexledger.verify_run WHERE started_at < now() - interval '366 days';
@@ -67,15 +70,15 @@ RETURNS TABLE (job text, schedule text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
-    RAISE EXCEPTION 'pg_cron_missing: pg_cron is not installed in this database'
-      USING ERRCODE = '55000',
-            HINT = 'CREATE EXTENSION pg_cron (with cron.database_name set to this database), then call this again.';
-  END IF;
   IF verify_schedule IS NULL THEN
     RAISE EXCEPTION 'invalid_schedule: the schedule is null'
       USING ERRCODE = '22023',
             HINT = 'Pass a cron schedule such as ''17 3 * * *'', or leave the argument out for that default.';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+    RAISE EXCEPTION 'pg_cron_missing: pg_cron is not installed in this database'
+      USING ERRCODE = '55000',
+            HINT = 'CREATE EXTENSION pg_cron (with cron.database_name set to this database), then call this again.';
   END IF;
   -- cron.schedule(name, ...) replaces a job of the same name: idempotent.
   -- pg_cron refuses a malformed schedule with 22023 and its own words.

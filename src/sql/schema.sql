@@ -52,11 +52,15 @@ CREATE TABLE lexledger.error_code (
     code        text PRIMARY KEY,
     sqlstate    char(5),
     description text NOT NULL,
+    severity    text NOT NULL DEFAULT 'error',
     CONSTRAINT error_code_is_snake_case CHECK (code ~ '^[a-z][a-z0-9_]*$'),
-    CONSTRAINT error_code_sqlstate_format CHECK (sqlstate ~ '^[0-9A-Z]{5}$')
+    CONSTRAINT error_code_sqlstate_format CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
+    CONSTRAINT error_code_severity_is_known CHECK (severity IN ('error', 'warning', 'result')),
+    CONSTRAINT error_code_error_has_sqlstate CHECK (severity <> 'error' OR sqlstate IS NOT NULL)
 );
 COMMENT ON TABLE lexledger.error_code IS
-  'Every stable error code lexledger raises, with its SQLSTATE (an error message starts with its code and a colon), and the codes that are only ever a per-request result of transfer_batch (sqlstate null).';
+  'Every stable code lexledger''s errors and warnings start with (the code, then a colon), with its SQLSTATE, and the codes that are only ever a per-request result of transfer_batch.';
 COMMENT ON COLUMN lexledger.error_code.code IS 'The stable snake_case code that starts the error message, or a transfer_batch result.';
-COMMENT ON COLUMN lexledger.error_code.sqlstate IS 'The SQLSTATE raised with it; null for a code that is only ever a transfer_batch result.';
+COMMENT ON COLUMN lexledger.error_code.sqlstate IS 'The SQLSTATE raised with it; null for a transfer_batch result, and for a warning that carries the SQLSTATE of its cause.';
+COMMENT ON COLUMN lexledger.error_code.severity IS 'error (the statement fails), warning (it goes on: the message goes to the client and the log), or result (only ever a per-request result of transfer_batch).';
 COMMENT ON COLUMN lexledger.error_code.description IS 'What the code means.';

@@ -26,7 +26,7 @@ $node->psql('postgres', q{
 }, stdout => \$stdout, stderr => \$stderr, on_error_die => 1);
 is($stdout, 't|t|55P03 canceling statement due to lock timeout',
 	'a run that cannot finish returns its error instead of an outcome');
-like($stderr, qr/WARNING:  lexledger verify did not finish: 55P03 .*see lexledger\.verify_run 1/,
+like($stderr, qr/WARNING:  verify_not_finished: verify\(\) did not finish: 55P03 .*see lexledger\.verify_run 1/,
 	'and warns, naming the run');
 
 $locker->query_safe('COMMIT');
