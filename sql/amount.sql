@@ -316,6 +316,71 @@ SELECT 1.50::numeric::lexledger.amount;
 -- Nor is amount to numeric implicit: the currency would be lost silently.
 SELECT sqrt('4 USD'::amount);
 
+--
+-- A type that names its currency: lexledger.amount(USD)
+--
+-- A number casts to it, exactly; text and amounts in that currency pass.
+SELECT 1.50::numeric::lexledger.amount(USD) AS usd,
+       150::lexledger.amount(ZAR) AS zar,
+       12::lexledger.amount(PAGE) AS pages,
+       '2.50 USD'::lexledger.amount(USD) AS from_text,
+       ('3 JPY'::amount)::lexledger.amount(jpy) AS lower_case_modifier;
+-- A column of it takes that currency only, however the value comes.
+CREATE TABLE wallet_usd (id integer, balance lexledger.amount(USD) NOT NULL);
+INSERT INTO wallet_usd VALUES (1, '10.00 USD'), (2, amount(5, 'USD')), (3, 2.5::lexledger.amount(USD));
+SELECT expr, pg_temp.try(expr) AS result
+FROM (VALUES ($$INSERT INTO wallet_usd VALUES (4, '10.00 EUR')$$),
+             ($$INSERT INTO wallet_usd VALUES (4, amount(10, 'EUR'))$$),
+             ($$UPDATE wallet_usd SET balance = balance + '1 USD' WHERE id = 1$$),
+             ($$UPDATE wallet_usd SET balance = '1.000 KWD' WHERE id = 1$$),
+             ($$ALTER TABLE wallet_usd ALTER balance TYPE lexledger.amount(EUR)$$),
+             ($$SELECT 1.005::numeric::lexledger.amount(USD)$$),
+             ($$SELECT 'NaN'::numeric::lexledger.amount(USD)$$),
+             ($$SELECT 1e30::numeric::lexledger.amount(JPY)$$),
+             ($$SELECT '1 EUR'::lexledger.amount(USD)$$),
+             ($$SELECT 1::numeric::lexledger.amount(NOSUCH)$$),
+             ($$SELECT 92233720368547759::bigint::lexledger.amount(USD)$$),
+             ($$SELECT 1::lexledger.amount$$),
+             ($$SELECT '1 USD'::lexledger.amount(USD, EUR)$$),
+             ($$SELECT '1 USD'::lexledger.amount(1)$$),
+             ($$SELECT '1 USD'::lexledger.amount('U$D')$$),
+             ($$SELECT '1 USD'::lexledger.amount(TOOLONG)$$)) AS v(expr);
+SELECT id, balance FROM wallet_usd ORDER BY id;
+-- The type prints as it is written, and reads back from that text (an
+-- unquoted code comes in lower case): what pg_dump relies on.
+SELECT format_type(atttypid, atttypmod) AS balance_type
+FROM pg_attribute WHERE attrelid = 'wallet_usd'::regclass AND attname = 'balance';
+DO $$
+BEGIN
+  EXECUTE format('CREATE TEMP TABLE wallet_usd_copy (balance %s)',
+                 (SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+                   WHERE attrelid = 'wallet_usd'::regclass AND attname = 'balance'));
+END $$;
+SELECT pg_temp.try($$INSERT INTO wallet_usd_copy VALUES ('1 EUR')$$) AS eur_into_the_copy;
+-- Every code fits the int32 type modifier and comes back as it went in,
+-- the shortest and longest included; a modifier that is no code's fails.
+SELECT code, format_type('lexledger.amount'::regtype, lexledger.amount_typmod_in(ARRAY[code]::cstring[])) AS type,
+       lexledger.amount_typmod_in(ARRAY[code]::cstring[]) AS typmod
+FROM unnest(ARRAY['A', 'Z', 'A0', 'B9', 'USD', 'PAGE', 'U0777', 'A00000', 'Z99999', 'ZZZZZZ']) AS code;
+SELECT format_type('lexledger.amount'::regtype, -1) AS no_modifier,
+       format_type('lexledger.amount'::regtype, 1802942880) AS next_to_largest;
+SELECT typmod, pg_temp.try(format('SELECT format_type(%L::regtype, %s)', 'lexledger.amount', typmod)) AS result
+FROM (VALUES (1802942882), (2147483647), (-2), (101306)) AS v(typmod);
+-- A code that no currency or unit has yet is accepted (a restore creates
+-- tables before it loads the units), and takes values once registered.
+BEGIN;
+CREATE TEMP TABLE meter (reading lexledger.amount(KWHX));
+SELECT pg_temp.try($$INSERT INTO meter VALUES ('1 KWHX')$$) AS before_the_unit;
+SELECT code FROM create_unit('KWHX', 1);
+INSERT INTO meter VALUES ('1.5 KWHX'), (2::lexledger.amount(KWHX));
+SELECT reading FROM meter ORDER BY reading;
+ROLLBACK;
+-- A domain over it.
+CREATE DOMAIN usd_price AS lexledger.amount(USD) CHECK (VALUE > '0 USD');
+SELECT '9.99 USD'::usd_price AS price, pg_temp.try($$SELECT '9.99 EUR'::usd_price$$) AS eur_price;
+DROP DOMAIN usd_price;
+DROP TABLE wallet_usd;
+
 -- Binary output: int8 minor units, then the code.
 SELECT amount_send('150.00 ZAR') AS zar, amount_send('-3 JPY') AS jpy,
        amount_send('1 PAGE') AS page;
@@ -379,6 +444,11 @@ FROM (VALUES ('150.00 ZAR', '0000000000003a98' || '5a4152'),
              ('not UTF-8', '0000000000000001' || 'fffefd'),
              ('unknown code', '0000000000000001' || '58595a'),
              ('too short', '00000001')) AS v(label, hex);
+-- Binary input into a column of one currency takes that currency only.
+ALTER TABLE recv_test ALTER a TYPE lexledger.amount(ZAR);
+SELECT label, pg_temp.copy_binary(hex) AS result
+FROM (VALUES ('150.00 ZAR into amount(ZAR)', '0000000000003a98' || '5a4152'),
+             ('-3 JPY into amount(ZAR)', 'fffffffffffffffd' || '4a5059')) AS v(label, hex);
 SELECT pg_temp.try($$SELECT lexledger.amount('Infinity', 'XYZ')$$) AS infinity_unknown,
        pg_temp.try($$SELECT lexledger.amount('Infinity', 'USD')$$) AS infinity_usd;
 
@@ -481,9 +551,11 @@ WHERE c.opcintype = 'lexledger.amount'::regtype ORDER BY 1;
 SELECT t.typlen, t.typbyval, t.typalign, t.typstorage
 FROM pg_type t WHERE t.oid = 'lexledger.amount'::regtype;
 
-SELECT c.castcontext, c.castmethod
+SELECT c.castsource::regtype, c.casttarget::regtype, c.castcontext, c.castmethod,
+       c.castfunc::regprocedure
 FROM pg_cast c
-WHERE c.castsource = 'lexledger.amount'::regtype AND c.casttarget = 'numeric'::regtype;
+WHERE 'lexledger.amount'::regtype IN (c.castsource, c.casttarget)
+ORDER BY 1::text, 2::text;
 
 -- Every object of the type has a comment.
 SELECT count(*) AS functions,
@@ -492,6 +564,7 @@ FROM pg_proc p
 WHERE p.pronamespace = 'lexledger'::regnamespace
   AND p.proname IN
       ('amount_in', 'amount_out', 'amount_recv', 'amount_send', 'amount',
+       'amount_typmod_in', 'amount_typmod_out',
        'amount_from_minor', 'minor_units', 'currency', 'scale',
        'amount_to_numeric', 'amount_add', 'amount_sub', 'amount_neg',
        'amount_mul_int8', 'int8_mul_amount', 'amount_div_int8', 'amount_eq',
@@ -510,6 +583,7 @@ SELECT obj_description('lexledger.amount'::regtype, 'pg_type') IS NOT NULL AS ty
 
 SELECT code, sqlstate FROM lexledger.error_code
 WHERE code IN ('malformed_amount', 'invalid_binary_amount', 'too_many_decimals',
+               'invalid_type_modifier', 'currency_required',
                'unknown_currency', 'amount_out_of_range', 'division_by_zero',
                'currency_mismatch', 'invalid_unit', 'unit_exists',
                'unit_immutable')

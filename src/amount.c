@@ -22,10 +22,12 @@
 
 #include <ctype.h>
 
+#include "catalog/pg_type_d.h"
 #include "common/hashfn.h"
 #include "common/int.h"
 #include "libpq/pqformat.h"
 #include "port/pg_bswap.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
@@ -66,6 +68,12 @@ PG_FUNCTION_INFO_V1(amount_to_numeric);
 PG_FUNCTION_INFO_V1(amount_minor_units);
 PG_FUNCTION_INFO_V1(amount_currency);
 PG_FUNCTION_INFO_V1(amount_scale);
+PG_FUNCTION_INFO_V1(amount_typmod_in);
+PG_FUNCTION_INFO_V1(amount_typmod_out);
+PG_FUNCTION_INFO_V1(amount_enforce_typmod);
+PG_FUNCTION_INFO_V1(amount_from_numeric_typmod);
+PG_FUNCTION_INFO_V1(amount_from_int4_typmod);
+PG_FUNCTION_INFO_V1(amount_from_int8_typmod);
 
 #define AMOUNT_TYPE_NAME	"lexledger.amount"
 #define AMOUNT_EXAMPLE_HINT	"An amount is a number, a space and a currency code, as in '150.00 ZAR'."
@@ -434,6 +442,138 @@ amount_order(const Amount *a, const Amount *b)
 }
 
 /* ----------------------------------------------------------------------
+ * Type modifier: lexledger.amount(USD), a column or cast of one currency
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * A code as a type modifier, which must be a non-negative int32: the first
+ * character is one of 26 letters and each later position one of 37 (end,
+ * A-Z, 0-9), so the largest is 26 * 37^5 - 1 = 1,802,942,881 < 2^31.
+ */
+#define TYPMOD_RADIX 37
+#define TYPMOD_LIMIT (26 * 37 * 37 * 37 * 37 * 37)
+
+static int32
+typmod_from_code(const char *code)
+{
+	int32		typmod = code[0] - 'A';
+	int			i;
+
+	for (i = 1; i < AMOUNT_CODE_MAXLEN; i++)
+	{
+		char		c = code[i];
+
+		typmod = typmod * TYPMOD_RADIX +
+			(c == '\0' ? 0 : c <= '9' ? 27 + (c - '0') : 1 + (c - 'A'));
+	}
+	return typmod;
+}
+
+/* The code of a type modifier that typmod_from_code made. */
+static void
+code_from_typmod(int32 typmod, char *dst)
+{
+	int32		rest = typmod;
+	char		checked[AMOUNT_CODE_MAXLEN + 1];
+	int			i;
+
+	if (typmod < 0 || typmod >= TYPMOD_LIMIT)
+		elog(ERROR, "lexledger: %d is not a type modifier of %s", typmod, AMOUNT_TYPE_NAME);
+	memset(dst, 0, AMOUNT_CODE_MAXLEN + 1);
+	for (i = AMOUNT_CODE_MAXLEN - 1; i >= 1; i--)
+	{
+		int			digit = rest % TYPMOD_RADIX;
+
+		rest /= TYPMOD_RADIX;
+		dst[i] = digit == 0 ? '\0' : digit <= 26 ? 'A' + digit - 1 : '0' + digit - 27;
+	}
+	dst[0] = 'A' + rest;
+	/* an end in the middle ("A", end, "B") is no code */
+	if (!code_from_chars(dst, strlen(dst), checked) || typmod_from_code(checked) != typmod)
+		elog(ERROR, "lexledger: %d is not a type modifier of %s", typmod, AMOUNT_TYPE_NAME);
+}
+
+/*
+ * A value given where the type says one currency: currency_mismatch when
+ * it is another.
+ */
+static void
+check_typmod_currency(const Amount *a, int32 typmod)
+{
+	char		code[AMOUNT_CODE_MAXLEN + 1];
+
+	if (typmod < 0)
+		return;
+	code_from_typmod(typmod, code);
+	if (memcmp(a->code, code, sizeof(code)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_LX_CURRENCY_MISMATCH),
+				 errmsg("currency_mismatch: %s is not in %s, the currency of type %s(%s)",
+						amount_to_cstring(a), code, AMOUNT_TYPE_NAME, code)));
+}
+
+/*
+ * amount(USD): one modifier, a currency code.  Letters may come in lower
+ * case, since an unquoted identifier does (pg_dump writes amount(USD)).  A
+ * code that no currency or unit has yet is accepted, so that a restore can
+ * create a table before it loads the units (lexledger.custom_unit is
+ * data); such a column takes no value until the unit is registered.
+ */
+Datum
+amount_typmod_in(PG_FUNCTION_ARGS)
+{
+	ArrayType  *modifiers = PG_GETARG_ARRAYTYPE_P(0);
+	Datum	   *elems;
+	int			n;
+	char	   *upper;
+	char		code[AMOUNT_CODE_MAXLEN + 1];
+	int			i;
+
+	deconstruct_array(modifiers, CSTRINGOID, -2, false, TYPALIGN_CHAR, &elems, NULL, &n);
+	if (n != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid_type_modifier: %s takes one type modifier, a currency code, not %d",
+						AMOUNT_TYPE_NAME, n),
+				 errhint("Write %s(USD) for a column of amounts in dollars.", AMOUNT_TYPE_NAME)));
+	upper = pstrdup(DatumGetCString(elems[0]));
+	for (i = 0; upper[i] != '\0'; i++)
+		if (upper[i] >= 'a' && upper[i] <= 'z')
+			upper[i] = upper[i] - 'a' + 'A';
+	if (!code_from_chars(upper, strlen(upper), code))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid_type_modifier: \"%s\" is not a currency code", upper),
+				 errdetail(CODE_FORMAT_DETAIL),
+				 errhint("Write %s(USD) for a column of amounts in dollars.", AMOUNT_TYPE_NAME)));
+	pfree(upper);
+	PG_RETURN_INT32(typmod_from_code(code));
+}
+
+Datum
+amount_typmod_out(PG_FUNCTION_ARGS)
+{
+	int32		typmod = PG_GETARG_INT32(0);
+	char		code[AMOUNT_CODE_MAXLEN + 1];
+
+	if (typmod < 0)
+		PG_RETURN_CSTRING(pstrdup(""));
+	code_from_typmod(typmod, code);
+	PG_RETURN_CSTRING(psprintf("(%s)", code));
+}
+
+/* amount::amount(USD), and storing into a column of that type. */
+Datum
+amount_enforce_typmod(PG_FUNCTION_ARGS)
+{
+	Amount	   *a = PG_GETARG_AMOUNT_P(0);
+
+	check_typmod_currency(a, PG_GETARG_INT32(1));
+	PG_RETURN_AMOUNT_P(a);
+}
+
+/* ----------------------------------------------------------------------
  * I/O
  * ----------------------------------------------------------------------
  */
@@ -441,7 +581,10 @@ amount_order(const Amount *a, const Amount *b)
 Datum
 amount_in(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_AMOUNT_P(amount_parse(PG_GETARG_CSTRING(0)));
+	Amount	   *result = amount_parse(PG_GETARG_CSTRING(0));
+
+	check_typmod_currency(result, PG_NARGS() > 2 ? PG_GETARG_INT32(2) : -1);
+	PG_RETURN_AMOUNT_P(result);
 }
 
 Datum
@@ -463,6 +606,7 @@ amount_recv(PG_FUNCTION_ARGS)
 	int			rawlen;
 	const char *s;
 	char		code[AMOUNT_CODE_MAXLEN + 1];
+	Amount	   *result;
 
 	if (buf->len - buf->cursor < (int) sizeof(int64))
 		ereport(ERROR,
@@ -492,7 +636,9 @@ amount_recv(PG_FUNCTION_ARGS)
 						AMOUNT_TYPE_NAME),
 				 errdetail(CODE_FORMAT_DETAIL)));
 
-	PG_RETURN_AMOUNT_P(amount_new(units, code, scale_or_error(code)));
+	result = amount_new(units, code, scale_or_error(code));
+	check_typmod_currency(result, PG_NARGS() > 2 ? PG_GETARG_INT32(2) : -1);
+	PG_RETURN_AMOUNT_P(result);
 }
 
 Datum
@@ -836,22 +982,18 @@ amount_larger(PG_FUNCTION_ARGS)
  */
 
 /*
- * amount(numeric, code): exact conversion from major units.  The numeric's
- * text form goes through the same scanner as amount input, so the rules are
- * identical: extra decimals must be zeros, never rounded.
+ * An amount from major units, exactly.  The numeric's text form goes
+ * through the same scanner as amount input, so the rules are identical:
+ * extra decimals must be zeros, never rounded.
  */
-Datum
-amount_from_numeric(PG_FUNCTION_ARGS)
+static Amount *
+numeric_to_amount(Numeric n, const char *code)
 {
-	Numeric		n = PG_GETARG_NUMERIC(0);
-	char		code[AMOUNT_CODE_MAXLEN + 1];
 	char	   *digits;
 	char	   *input;
 	const char *p;
 	ScannedNumber num;
 	int			scale;
-
-	code_from_text(PG_GETARG_TEXT_PP(1), code);
 
 	if (numeric_is_nan(n))
 		ereport(ERROR,
@@ -872,8 +1014,58 @@ amount_from_numeric(PG_FUNCTION_ARGS)
 	if (!scan_number(&p, &num) || *p != '\0')
 		elog(ERROR, "lexledger: unexpected numeric text \"%s\"", digits);
 
-	PG_RETURN_AMOUNT_P(amount_new(number_to_units(&num, code, scale, input),
-								  code, scale));
+	return amount_new(number_to_units(&num, code, scale, input), code, scale);
+}
+
+/* amount(numeric, code) */
+Datum
+amount_from_numeric(PG_FUNCTION_ARGS)
+{
+	char		code[AMOUNT_CODE_MAXLEN + 1];
+
+	code_from_text(PG_GETARG_TEXT_PP(1), code);
+	PG_RETURN_AMOUNT_P(numeric_to_amount(PG_GETARG_NUMERIC(0), code));
+}
+
+/*
+ * numeric::amount(USD): the type names the currency.  A cast to plain
+ * amount has none to take, and a default currency would let 150::amount
+ * mean rands in one session and dollars in another.
+ */
+static Amount *
+major_to_amount_typmod(Numeric n, int32 typmod)
+{
+	char		code[AMOUNT_CODE_MAXLEN + 1];
+
+	if (typmod < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CANNOT_COERCE),
+				 errmsg("currency_required: a number is not an amount without a currency"),
+				 errhint("Cast to %s(USD), naming the currency, or call lexledger.amount(1.50, 'USD').",
+						 AMOUNT_TYPE_NAME)));
+	code_from_typmod(typmod, code);
+	return numeric_to_amount(n, code);
+}
+
+Datum
+amount_from_numeric_typmod(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_AMOUNT_P(major_to_amount_typmod(PG_GETARG_NUMERIC(0), PG_GETARG_INT32(1)));
+}
+
+/* integer and bigint: whole major units, 150::amount(ZAR) = 150.00 ZAR */
+Datum
+amount_from_int4_typmod(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_AMOUNT_P(major_to_amount_typmod(int64_to_numeric(PG_GETARG_INT32(0)),
+											  PG_GETARG_INT32(1)));
+}
+
+Datum
+amount_from_int8_typmod(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_AMOUNT_P(major_to_amount_typmod(int64_to_numeric(PG_GETARG_INT64(0)),
+											  PG_GETARG_INT32(1)));
 }
 
 Datum

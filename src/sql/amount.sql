@@ -17,11 +17,11 @@
 
 CREATE TYPE lexledger.amount;
 
-CREATE FUNCTION lexledger.amount_in(cstring) RETURNS lexledger.amount
+CREATE FUNCTION lexledger.amount_in(cstring, oid, integer) RETURNS lexledger.amount
     AS 'MODULE_PATHNAME', 'amount_in'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION lexledger.amount_in(cstring) IS
-  'Input function of lexledger.amount: ''150.00 ZAR''. STABLE like enum_in, since units of account come from lexledger.custom_unit.';
+COMMENT ON FUNCTION lexledger.amount_in(cstring, oid, integer) IS
+  'Input function of lexledger.amount: ''150.00 ZAR''; with a type modifier, only that currency. STABLE like enum_in, since units of account come from lexledger.custom_unit.';
 
 CREATE FUNCTION lexledger.amount_out(lexledger.amount) RETURNS cstring
     AS 'MODULE_PATHNAME', 'amount_out'
@@ -29,11 +29,11 @@ CREATE FUNCTION lexledger.amount_out(lexledger.amount) RETURNS cstring
 COMMENT ON FUNCTION lexledger.amount_out(lexledger.amount) IS
   'Output function of lexledger.amount: prints exactly the currency''s decimals, e.g. 0.50 USD.';
 
-CREATE FUNCTION lexledger.amount_recv(internal) RETURNS lexledger.amount
+CREATE FUNCTION lexledger.amount_recv(internal, oid, integer) RETURNS lexledger.amount
     AS 'MODULE_PATHNAME', 'amount_recv'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION lexledger.amount_recv(internal) IS
-  'Binary input of lexledger.amount: int8 minor units, then the code as text; the code is checked against the registry.';
+COMMENT ON FUNCTION lexledger.amount_recv(internal, oid, integer) IS
+  'Binary input of lexledger.amount: int8 minor units, then the code as text; the code is checked against the registry (and the type modifier''s currency).';
 
 CREATE FUNCTION lexledger.amount_send(lexledger.amount) RETURNS bytea
     AS 'MODULE_PATHNAME', 'amount_send'
@@ -41,11 +41,27 @@ CREATE FUNCTION lexledger.amount_send(lexledger.amount) RETURNS bytea
 COMMENT ON FUNCTION lexledger.amount_send(lexledger.amount) IS
   'Binary output of lexledger.amount: int8 minor units, then the code as text.';
 
+-- lexledger.amount(USD): the type modifier is a currency code (encoded in
+-- the int32 typmod), so a column, a domain or a cast can hold one currency
+CREATE FUNCTION lexledger.amount_typmod_in(cstring[]) RETURNS integer
+    AS 'MODULE_PATHNAME', 'amount_typmod_in'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lexledger.amount_typmod_in(cstring[]) IS
+  'Type modifier input of lexledger.amount: one currency code, as in amount(USD); invalid_type_modifier otherwise.';
+
+CREATE FUNCTION lexledger.amount_typmod_out(integer) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'amount_typmod_out'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lexledger.amount_typmod_out(integer) IS
+  'Type modifier output of lexledger.amount: (USD).';
+
 CREATE TYPE lexledger.amount (
     INPUT = lexledger.amount_in,
     OUTPUT = lexledger.amount_out,
     RECEIVE = lexledger.amount_recv,
     SEND = lexledger.amount_send,
+    TYPMOD_IN = lexledger.amount_typmod_in,
+    TYPMOD_OUT = lexledger.amount_typmod_out,
     INTERNALLENGTH = 16,
     ALIGNMENT = double,
     STORAGE = plain
@@ -250,13 +266,58 @@ COMMENT ON FUNCTION lexledger.amount_to_numeric(lexledger.amount) IS
   'Major units with exactly the currency''s decimals, dropping the code: 150.00 ZAR -> 150.00.';
 
 -- Explicit only: an implicit or assignment cast would silently drop the
--- currency (e.g. storing an amount into a numeric column).  There is no
--- cast from numeric: a number alone does not say its currency; use
--- lexledger.amount(numeric, code).
+-- currency (e.g. storing an amount into a numeric column).
 CREATE CAST (lexledger.amount AS numeric)
     WITH FUNCTION lexledger.amount_to_numeric(lexledger.amount);
 COMMENT ON CAST (lexledger.amount AS numeric) IS
   'Explicit cast to major units (150.00 ZAR -> 150.00); the currency is dropped.';
+
+-- From numeric, explicit only, and only to a type that names the currency:
+-- 1.50::lexledger.amount(USD).  A number alone does not say its currency;
+-- to plain lexledger.amount the cast raises currency_required.
+CREATE FUNCTION lexledger.amount(major numeric, typmod integer, explicit boolean)
+    RETURNS lexledger.amount
+    AS 'MODULE_PATHNAME', 'amount_from_numeric_typmod'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lexledger.amount(numeric, integer, boolean) IS
+  'Implements the cast numeric::lexledger.amount(CODE), exactly (too_many_decimals, never rounds); currency_required without a type modifier.';
+CREATE CAST (numeric AS lexledger.amount)
+    WITH FUNCTION lexledger.amount(numeric, integer, boolean);
+COMMENT ON CAST (numeric AS lexledger.amount) IS
+  'Explicit cast from major units to an amount type that names the currency: 1.50::lexledger.amount(USD).';
+CREATE FUNCTION lexledger.amount(major integer, typmod integer, explicit boolean)
+    RETURNS lexledger.amount
+    AS 'MODULE_PATHNAME', 'amount_from_int4_typmod'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lexledger.amount(integer, integer, boolean) IS
+  'Implements the cast integer::lexledger.amount(CODE): whole major units; currency_required without a type modifier.';
+CREATE CAST (integer AS lexledger.amount)
+    WITH FUNCTION lexledger.amount(integer, integer, boolean);
+COMMENT ON CAST (integer AS lexledger.amount) IS
+  'Explicit cast from whole major units to an amount type that names the currency: 150::lexledger.amount(ZAR).';
+CREATE FUNCTION lexledger.amount(major bigint, typmod integer, explicit boolean)
+    RETURNS lexledger.amount
+    AS 'MODULE_PATHNAME', 'amount_from_int8_typmod'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lexledger.amount(bigint, integer, boolean) IS
+  'Implements the cast bigint::lexledger.amount(CODE): whole major units; currency_required without a type modifier.';
+CREATE CAST (bigint AS lexledger.amount)
+    WITH FUNCTION lexledger.amount(bigint, integer, boolean);
+COMMENT ON CAST (bigint AS lexledger.amount) IS
+  'Explicit cast from whole major units to an amount type that names the currency: 150::lexledger.amount(ZAR).';
+
+-- The length coercion: storing into a column of lexledger.amount(USD), or
+-- casting to that type, refuses another currency
+CREATE FUNCTION lexledger.amount(value lexledger.amount, typmod integer, explicit boolean)
+    RETURNS lexledger.amount
+    AS 'MODULE_PATHNAME', 'amount_enforce_typmod'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lexledger.amount(lexledger.amount, integer, boolean) IS
+  'Implements the cast to lexledger.amount(CODE): the value unchanged, or currency_mismatch if it is in another currency.';
+CREATE CAST (lexledger.amount AS lexledger.amount)
+    WITH FUNCTION lexledger.amount(lexledger.amount, integer, boolean) AS IMPLICIT;
+COMMENT ON CAST (lexledger.amount AS lexledger.amount) IS
+  'Applies a type modifier: amount(USD) columns and casts take amounts in USD only.';
 
 -- ---------------------------------------------------------------------
 -- Arithmetic
@@ -566,6 +627,10 @@ COMMENT ON AGGREGATE lexledger.max(lexledger.amount) IS
 -- ---------------------------------------------------------------------
 
 INSERT INTO lexledger.error_code (code, sqlstate, description) VALUES
+    ('invalid_type_modifier', '22023',
+     'lexledger.amount takes one type modifier, a currency code: amount(USD).'),
+    ('currency_required', '42846',
+     'A number becomes an amount only with a currency: 1.50::lexledger.amount(USD), or lexledger.amount(1.50, ''USD'').'),
     ('malformed_amount', '22P02',
      'Text is not an amount: a number, white space and an upper-case currency code, as in ''150.00 ZAR''.'),
     ('invalid_binary_amount', '22P03',

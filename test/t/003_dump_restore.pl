@@ -1,6 +1,7 @@
 # pg_dump and restore keep the whole ledger: accounts, balances, transfers,
 # holds, the verify history and the identity sequences, also for amounts in
-# a unit a user registered (whose registry must load before the amounts).
+# a unit a user registered (whose registry must load before the amounts),
+# and columns of one currency, lexledger.amount(USD).
 # The database also has pg_cron and the nightly verify job, as `make run`
 # sets it up; the documented recipe leaves pg_cron's entries out of a
 # restore into another database.
@@ -29,6 +30,12 @@ $node->safe_psql('postgres', q{
 	SELECT lexledger.open_account('TOKEN', name => 'tok:user', debits_must_not_exceed_credits => true);
 	SELECT lexledger.transfer('c0000000-0000-0000-0000-000000000001', 8, 9, '12.50 TOKEN');
 	SELECT lexledger.hold('c0000000-0000-0000-0000-000000000002', 9, 8, '2.25 TOKEN', timeout => '1 hour');
+	-- a table of the application's with columns of one currency, one of
+	-- them in the user's unit: the restore creates it before it loads the
+	-- unit registry
+	CREATE TABLE public.price_list (item text PRIMARY KEY, price lexledger.amount(USD) NOT NULL,
+	                                quota lexledger.amount(TOKEN));
+	INSERT INTO public.price_list VALUES ('page', '0.10 USD', NULL), ('file', 1::lexledger.amount(USD), NULL);
 });
 
 my $summary = q{
@@ -85,6 +92,19 @@ like($err, qr/insufficient_funds/, 'limits hold after the restore');
 is($node->safe_psql('restored', q{
 	SELECT amount FROM lexledger.capture('c0000000-0000-0000-0000-000000000003', 'c0000000-0000-0000-0000-000000000002')}),
 	'2.25 TOKEN', 'a hold in a registered unit is captured after the restore');
+
+# columns of one currency keep their type and their rows, and still refuse
+# another currency
+is($node->safe_psql('restored', q{
+	SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+	  FROM pg_attribute WHERE attrelid = 'public.price_list'::regclass AND atttypid = 'lexledger.amount'::regtype}),
+	'price lexledger.amount(USD), quota lexledger.amount(TOKEN)', 'amount(USD) and amount(TOKEN) columns are restored as such');
+is($node->safe_psql('restored', q{SELECT string_agg(item || '=' || price, ',' ORDER BY item) FROM public.price_list}),
+	'file=1.00 USD,page=0.10 USD', 'and their rows');
+($ret, $out, $err) = $node->psql('restored', q{INSERT INTO public.price_list VALUES ('zip', '1.00 EUR', '1 TOKEN')});
+like($err, qr/currency_mismatch: 1\.00 EUR is not in USD/, 'a restored amount(USD) column refuses euros');
+is($node->safe_psql('restored', q{INSERT INTO public.price_list VALUES ('zip', '2.00 USD', '1.50 TOKEN') RETURNING quota}),
+	'1.50 TOKEN', 'and a restored amount(TOKEN) column takes the restored unit');
 
 $node->stop;
 done_testing();
