@@ -361,7 +361,18 @@ SELECT pg_temp.try($$INSERT INTO wallet_usd_copy VALUES ('1 EUR')$$) AS eur_into
 -- the shortest and longest included; a modifier that is no code's fails.
 SELECT code, format_type('lexledger.amount'::regtype, lexledger.amount_typmod_in(ARRAY[code]::cstring[])) AS type,
        lexledger.amount_typmod_in(ARRAY[code]::cstring[]) AS typmod
-FROM unnest(ARRAY['A', 'Z', 'A0', 'B9', 'USD', 'PAGE', 'U0777', 'A00000', 'Z99999', 'ZZZZZZ']) AS code;
+FROM unnest(ARRAY['A', 'Z', 'A0', 'B9', 'USD', 'PAGE', 'U0777', 'A00000', 'Z99999', 'ZZZZZZ', 'ALL', 'DO', 'INT']) AS code;
+-- A code that is an SQL keyword (ALL is the Albanian lek) prints quoted,
+-- so that the type's text reads back: as a cast, and as a column's type.
+SELECT 5::lexledger.amount("ALL") AS lek, '5 ALL'::lexledger.amount('all') AS as_a_string;
+DO $$
+BEGIN
+  EXECUTE format('CREATE TEMP TABLE lek_prices (price %s)',
+                 format_type('lexledger.amount'::regtype, lexledger.amount_typmod_in(ARRAY['ALL']::cstring[])));
+END $$;
+INSERT INTO lek_prices VALUES ('150 ALL');
+SELECT price, format_type(atttypid, atttypmod) AS type, pg_temp.try($$INSERT INTO lek_prices VALUES ('1 USD')$$) AS usd
+FROM lek_prices, pg_attribute WHERE attrelid = 'lek_prices'::regclass AND attname = 'price';
 SELECT format_type('lexledger.amount'::regtype, -1) AS no_modifier,
        format_type('lexledger.amount'::regtype, 1802942880) AS next_to_largest;
 SELECT typmod, pg_temp.try(format('SELECT format_type(%L::regtype, %s)', 'lexledger.amount', typmod)) AS result

@@ -551,15 +551,26 @@ amount_typmod_in(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(typmod_from_code(code));
 }
 
+/*
+ * (USD), or ("ALL") for a code that is an SQL keyword: pg_dump, views and
+ * format_type() write the type with this text, and a keyword such as ALL
+ * (the Albanian lek) or a unit named DO would not read back unquoted.
+ */
 Datum
 amount_typmod_out(PG_FUNCTION_ARGS)
 {
 	int32		typmod = PG_GETARG_INT32(0);
 	char		code[AMOUNT_CODE_MAXLEN + 1];
+	char		lower[AMOUNT_CODE_MAXLEN + 1];
+	int			i;
 
 	if (typmod < 0)
 		PG_RETURN_CSTRING(pstrdup(""));
 	code_from_typmod(typmod, code);
+	for (i = 0; i <= AMOUNT_CODE_MAXLEN; i++)
+		lower[i] = (code[i] >= 'A' && code[i] <= 'Z') ? code[i] - 'A' + 'a' : code[i];
+	if (strcmp(quote_identifier(lower), lower) != 0)
+		PG_RETURN_CSTRING(psprintf("(\"%s\")", code));
 	PG_RETURN_CSTRING(psprintf("(%s)", code));
 }
 

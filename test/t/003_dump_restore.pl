@@ -36,6 +36,12 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE public.price_list (item text PRIMARY KEY, price lexledger.amount(USD) NOT NULL,
 	                                quota lexledger.amount(TOKEN));
 	INSERT INTO public.price_list VALUES ('page', '0.10 USD', NULL), ('file', 1::lexledger.amount(USD), NULL);
+	-- codes that are SQL keywords: the Albanian lek, and a unit named DO
+	SELECT lexledger.create_unit('DO', 0);
+	CREATE DOMAIN public.lek AS lexledger.amount("ALL");
+	CREATE TABLE public.keyword_prices (price public.lek, dos lexledger.amount("DO"));
+	INSERT INTO public.keyword_prices VALUES ('150 ALL', NULL);
+	CREATE VIEW public.lek_view AS SELECT price::lexledger.amount("ALL") AS price FROM public.keyword_prices;
 });
 
 my $summary = q{
@@ -105,6 +111,11 @@ is($node->safe_psql('restored', q{SELECT string_agg(item || '=' || price, ',' OR
 like($err, qr/currency_mismatch: 1\.00 EUR is not in USD/, 'a restored amount(USD) column refuses euros');
 is($node->safe_psql('restored', q{INSERT INTO public.price_list VALUES ('zip', '2.00 USD', '1.50 TOKEN') RETURNING quota}),
 	'1.50 TOKEN', 'and a restored amount(TOKEN) column takes the restored unit');
+is($node->safe_psql('restored', q{SELECT price FROM public.lek_view}), '150.00 ALL',
+	'a domain, a column and a view of amount("ALL") and amount("DO") are restored');
+is($node->safe_psql('restored', q{SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+	WHERE attrelid = 'public.keyword_prices'::regclass AND attname = 'dos'}),
+	'lexledger.amount("DO")', 'and print quoted, as they were dumped');
 
 $node->stop;
 done_testing();
