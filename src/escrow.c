@@ -17,13 +17,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "lexledger.h"
@@ -502,39 +500,18 @@ error_ends_the_call(const ErrorData *error)
 }
 
 /*
- * Runs fn(arg) inside a subtransaction of its own.  Returns true when it
- * returned; on an error, rolls the subtransaction back and returns false
- * with the error in *error (allocated in the caller's context), or throws
- * it again when it ends the call (error_ends_the_call).
+ * Runs step(arg) in a subtransaction of its own (lexledger_in_subtransaction).
+ * Returns true when it returned; on an error, returns false with the error
+ * in *error, or throws it again when it ends the call (error_ends_the_call).
  */
 static bool
-run_in_subtransaction(void (*fn) (void *), void *arg, ErrorData **error)
+run_in_subtransaction(bool (*step) (void *), void *arg, ErrorData **error)
 {
-	MemoryContext caller_cxt = CurrentMemoryContext;
-	ResourceOwner caller_owner = CurrentResourceOwner;
-	volatile bool done = true;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(caller_cxt);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(caller_cxt);
-		*error = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		done = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(caller_cxt);
-	CurrentResourceOwner = caller_owner;
-	if (!done && error_ends_the_call(*error))
+	if (lexledger_in_subtransaction(step, arg, error))
+		return true;
+	if (error_ends_the_call(*error))
 		ReThrowError(*error);
-	return done;
+	return false;
 }
 
 typedef struct HoldList
@@ -543,13 +520,14 @@ typedef struct HoldList
 	int			n;
 } HoldList;
 
-static void
+static bool
 expire_listed_holds(void *arg)
 {
 	HoldList   *list = arg;
 
 	for (int i = 0; i < list->n; i++)
 		expire_hold(&list->ids[i]);
+	return true;
 }
 
 /* Expires holds "ids[0..n-1]" in one subtransaction: see run_in_subtransaction. */
@@ -585,7 +563,7 @@ typedef struct FailedExpiry
  * failures), so that a hold that keeps failing costs little and neither
  * hides the holds due after it nor floods the log.
  */
-static void
+static bool
 record_failed_expiry(void *arg)
 {
 	FailedExpiry *f = arg;
@@ -616,6 +594,7 @@ record_failed_expiry(void *arg)
 	}
 	SPI_freetuptable(SPI_tuptable);
 	pfree(DatumGetPointer(args[1]));
+	return true;
 }
 
 /*

@@ -48,7 +48,6 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -62,7 +61,6 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -1350,54 +1348,41 @@ is_careful_path_error(const ErrorData *edata)
 }
 
 /*
- * Runs one attempt at posting, "attempt", in a subtransaction: kept when
- * the attempt returns true; rolled back when it returns false, or when it
- * raises an error that "answered" (if given) says the careful path
- * answers, and then returns false.  Other errors travel on.
+ * Runs one attempt at posting, "attempt", in a subtransaction
+ * (lexledger_in_subtransaction): kept when the attempt returns true; rolled
+ * back when it returns false, or when it raises an error that "answered"
+ * (if given) says the careful path answers, and then returns false.  Other
+ * errors travel on.
  */
+typedef struct Attempt
+{
+	Batch	   *batch;
+	bool		(*attempt) (Batch *);
+} Attempt;
+
+static bool
+run_attempt(void *arg)
+{
+	Attempt    *a = arg;
+
+	return a->attempt(a->batch);
+}
+
 static bool
 in_subtransaction(Batch *b, bool (*attempt) (Batch *),
 				  bool (*answered) (const ErrorData *))
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	bool		kept;
+	Attempt		a = {b, attempt};
+	ErrorData  *edata;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		kept = attempt(b);
-	}
-	PG_CATCH();
-	{
-		/*
-		 * Close our subtransaction before the error travels on: a caller
-		 * that catches it (a PL/pgSQL EXCEPTION block) rolls back its own
-		 * subtransaction, which must then be the innermost one.
-		 */
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (answered == NULL || !answered(edata))
-			ReThrowError(edata);
-		FreeErrorData(edata);
+	if (lexledger_in_subtransaction(run_attempt, &a, &edata))
+		return true;
+	if (edata == NULL)
 		return false;
-	}
-	PG_END_TRY();
-
-	if (kept)
-		ReleaseCurrentSubTransaction();
-	else
-		RollbackAndReleaseCurrentSubTransaction();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return kept;
+	if (answered == NULL || !answered(edata))
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	return false;
 }
 
 /*

@@ -14,4 +14,8 @@ extern bool lexledger_debug_freeze_id_clock;
 /* ledger_batch.c */
 extern int	lexledger_batch_attempts;
 
+/* subtransaction.c */
+extern bool lexledger_in_subtransaction(bool (*step) (void *), void *arg,
+										ErrorData **error);
+
 #endif							/* LEXLEDGER_H */
